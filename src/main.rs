@@ -1,1 +1,60 @@
-fn main() { println!("husk"); }
+//! The `husk` binary: parse, set up logging, dispatch, report, exit.
+
+use clap::Parser;
+use husk::cli::{Cli, Command};
+use husk::create::{self, Mode};
+use husk::error::Error;
+use husk::{container, log, specgen};
+use std::path::Path;
+
+fn run(cli: Cli) -> Result<i32, Error> {
+    let root = Path::new(&cli.root);
+    let Some(cmd) = cli.command else {
+        return Err(Error::Invalid("no command given: see husk --help".into()));
+    };
+    match cmd {
+        Command::Spec { bundle, rootless } => specgen::run(&bundle, rootless).map(|_| 0),
+        Command::Create(a) => create::create(root, &a, Mode::Create),
+        Command::Run { create: a, detach, keep } => create::create(root, &a, Mode::Run { detach, keep }),
+        Command::Start { id } => container::start(root, &id).map(|_| 0),
+        Command::State { id } => container::state(root, &id).map(|_| 0),
+        Command::List { format, quiet } => container::list(root, &format, quiet).map(|_| 0),
+        Command::Kill { all, id, signal } => container::kill(root, &id, signal.as_deref(), all).map(|_| 0),
+        Command::Delete { force, id } => container::delete(root, &id, force).map(|_| 0),
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&husk::features::document()).expect("serializes"));
+            Ok(0)
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if cli.version {
+        println!("husk version {}\nspec: {}", env!("CARGO_PKG_VERSION"), husk::OCI_VERSION);
+        return;
+    }
+    let format = match cli.log_format.as_str() {
+        "json" => log::Format::Json,
+        "text" => log::Format::Text,
+        other => {
+            eprintln!("unknown log-format {other:?}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = log::init(Some(&cli.log), format, cli.debug) {
+        eprintln!("open log file {}: {e}", cli.log);
+        std::process::exit(1);
+    }
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = e.to_string();
+            log::error(&msg);
+            if !log::to_stderr() {
+                eprintln!("{msg}");
+            }
+            std::process::exit(1);
+        }
+    }
+}

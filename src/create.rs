@@ -1,0 +1,270 @@
+//! `create` and `run`: validate, record, spawn, and (for run) start and wait.
+
+use crate::cli::CreateArgs;
+use crate::error::{Context, Error, Result};
+use crate::plan::{self, Plan};
+use crate::spawn::{self, IdMaps, Parent};
+use crate::state::{self, Dir, State, Status};
+use crate::{hooks, spec};
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Create,
+    Run { detach: bool, keep: bool },
+}
+
+/// What `create` made so far, undone on failure.
+struct Creating<'a> {
+    dir: Option<Dir>,
+    st: State,
+    spec: &'a Spec,
+    cgroup: Option<Box<dyn crate::cgroups::Cgroup>>,
+    done: bool,
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(cg) = self.cgroup.as_mut() {
+            let _ = cg.destroy();
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = d.remove();
+        }
+    }
+}
+
+impl Parent for Creating<'_> {
+    fn placed(&mut self, pid: i32) -> Result<()> {
+        self.st.pid = pid;
+        self.st.pid_start = state::start_time(pid).unwrap_or(0);
+        if let Some(cg) = self.cgroup.as_mut() {
+            self.st.cgroup_paths = cg.paths();
+        }
+        self.dir.as_ref().expect("dir").save(&self.st)?;
+        if let Some(cg) = self.cgroup.as_mut() {
+            cg.create().map_err(|e| Error::Msg(e.to_string()))?;
+            if let Some(r) = self.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+                cg.apply(r).map_err(|e| Error::Msg(e.to_string()))?;
+            }
+            cg.add_task(pid).map_err(|e| Error::Msg(e.to_string()))?;
+        }
+        if let Some(adj) = self.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+                .ctx("write process.oomScoreAdj")?;
+        }
+        Ok(())
+    }
+
+    fn repid(&mut self, pid: i32) -> Result<()> {
+        self.st.pid = pid;
+        self.st.pid_start = state::start_time(pid).unwrap_or(0);
+        self.dir.as_ref().expect("dir").save(&self.st)
+    }
+
+    fn runtime_hooks(&mut self, pid: i32) -> Result<()> {
+        let json = self.state_json(pid);
+        let h = self.spec.hooks().as_ref();
+        hooks::run("prestart", h.and_then(|h| h.prestart().as_ref()), &json)?;
+        hooks::run("createRuntime", h.and_then(|h| h.create_runtime().as_ref()), &json)
+    }
+
+    fn child_hook_state(&self, pid: i32) -> Vec<u8> {
+        self.state_json(pid)
+    }
+}
+
+impl Creating<'_> {
+    fn state_json(&self, pid: i32) -> Vec<u8> {
+        let mut o = self.st.oci(Status::Creating);
+        o.pid = pid;
+        serde_json::to_vec(&o).expect("state serializes")
+    }
+}
+
+fn id_maps(spec: &Spec) -> IdMaps {
+    let fmt = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        m.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    let l = spec.linux().as_ref();
+    IdMaps {
+        uid: fmt(l.and_then(|l| l.uid_mappings().as_ref())),
+        gid: fmt(l.and_then(|l| l.gid_mappings().as_ref())),
+    }
+}
+
+/// The container's cgroup directories to bind for a `cgroup` mount.
+fn cgroup_binds(cg: Option<&dyn crate::cgroups::Cgroup>) -> plan::CgroupBinds {
+    let Some(cg) = cg else { return Vec::new() };
+    let base = Path::new(crate::cgroups::ROOT);
+    cg.paths()
+        .into_iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(base).ok()?;
+            let name = rel.components().next()?.as_os_str().to_string_lossy().into_owned();
+            Some(if crate::cgroups::is_v2_root() { (String::new(), p) } else { (name, p) })
+        })
+        .collect()
+}
+
+pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
+    let bundle = std::fs::canonicalize(&a.bundle)
+        .map_err(|e| Error::Invalid(format!("bundle {}: {e}", a.bundle)))?;
+    let spec = spec::load(&bundle)?;
+    spec::validate(&spec, true)?;
+    let rootfs = spec::rootfs(&spec, &bundle)?;
+    crate::util::validate_id(&a.id).map_err(Error::Invalid)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let console = match (&a.console_socket, terminal) {
+        (Some(p), true) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| Error::Invalid(format!("--console-socket {p}: {e}")))?,
+        ),
+        (Some(_), false) => return Err(Error::Invalid("--console-socket given but process.terminal is false".into())),
+        (None, true) if !matches!(mode, Mode::Run { detach: false, .. }) => {
+            return Err(Error::Invalid(
+                "cannot allocate tty if husk will detach without setting console socket".into(),
+            ))
+        }
+        _ => None,
+    };
+
+    let dir = Dir::create(root, &a.id)?;
+    let cgroup = crate::cgroups::for_spec(&spec, &a.id)?;
+    let mut c = Creating {
+        st: State {
+            id: a.id.clone(),
+            pid: 0,
+            pid_start: 0,
+            status: Status::Creating,
+            bundle: bundle.to_string_lossy().into_owned(),
+            rootfs: rootfs.to_string_lossy().into_owned(),
+            created: crate::util::rfc3339_now(true),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+            cgroup_paths: Vec::new(),
+            config: serde_json::to_value(&spec).expect("spec serializes"),
+        },
+        dir: Some(dir),
+        spec: &spec,
+        cgroup,
+        done: false,
+    };
+    let fifo = if mode == Mode::Create { Some(make_fifo(c.dir.as_ref().expect("dir"))?) } else { None };
+    let plan = plan::build(plan::Inputs {
+        spec: &spec,
+        bundle: &bundle,
+        rootfs: &rootfs,
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        fifo,
+        cgroup_binds: cgroup_binds(c.cgroup.as_deref()),
+    })?;
+    let maps = id_maps(&spec);
+    let mut sp = spawn::spawn(&plan, &maps, &mut c)?;
+    let fail = |e: Error, pid: i32| {
+        spawn::kill_and_reap(pid);
+        Err(e)
+    };
+    if let (Some(pty), Some(sock)) = (&sp.pty, &console) {
+        if let Err(e) = crate::sys::send_with_fd(sock.as_raw_fd(), b"/dev/ptmx", Some(pty.as_raw_fd())) {
+            return fail(Error::Sys { what: "send the pty to --console-socket".into(), errno: e }, sp.pid);
+        }
+    }
+    c.st.status = Status::Created;
+    if let Err(e) = c.dir.as_ref().expect("dir").save(&c.st) {
+        return fail(e, sp.pid);
+    }
+    if let Some(p) = &a.pid_file {
+        if let Err(e) = write_pid_file(p, sp.pid) {
+            return fail(e, sp.pid);
+        }
+    }
+    match mode {
+        Mode::Create => {
+            c.done = true;
+            Ok(0)
+        }
+        Mode::Run { detach, keep } => {
+            let res = run_started(&plan, &mut sp, &c, detach);
+            if detach {
+                c.done = res.is_ok();
+                return res;
+            }
+            // Foreground: the container has exited (or failed to start).
+            c.done = keep;
+            let code = res?;
+            let dir = c.dir.as_ref().expect("dir");
+            let mut st = c.st.clone();
+            st.pid = sp.pid;
+            poststop(&st, dir.path.as_path());
+            Ok(code)
+        }
+    }
+}
+
+fn make_fifo(dir: &Dir) -> Result<OwnedFd> {
+    let p = dir.fifo();
+    nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o622)).with_ctx(|| format!("mkfifo {}", p.display()))?;
+    let f = nix::fcntl::open(&p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .with_ctx(|| format!("open {}", p.display()))?;
+    Ok(f)
+}
+
+pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
+    let p = PathBuf::from(path);
+    let p = if p.is_absolute() { p } else { std::env::current_dir().unwrap_or_default().join(p) };
+    state::write_atomic(&p, pid.to_string().as_bytes())
+}
+
+/// `run`: release the init, run poststart hooks, then detach or wait.
+fn run_started(plan: &Plan, sp: &mut spawn::Spawned, c: &Creating, detach: bool) -> Result<i32> {
+    use crate::sync::Msg;
+    let pid = sp.pid;
+    let signals = if detach { None } else { Some(crate::runwait::block_signals()?) };
+    sp.chan.send(Msg::Start).ctx("start the container")?;
+    // Until exec, the init reports failures; EOF means the program runs.
+    match sp.chan.recv() {
+        Ok(None) => {}
+        Ok(Some((Msg::Error { step, index, errno }, _))) => {
+            spawn::kill_and_reap(pid);
+            return Err(spawn::child_error(plan, step, index, errno));
+        }
+        Ok(Some((m, _))) => {
+            spawn::kill_and_reap(pid);
+            return Err(Error::Msg(format!("unexpected message from the container's init: {m:?}")));
+        }
+        Err(e) => {
+            spawn::kill_and_reap(pid);
+            return Err(Error::Sys { what: "wait for the container to start".into(), errno: e });
+        }
+    }
+    let json = serde_json::to_vec(&c.st.oci(Status::Running)).expect("state serializes");
+    let h = c.spec.hooks().as_ref();
+    if let Err(e) = hooks::run("poststart", h.and_then(|h| h.poststart().as_ref()), &json) {
+        spawn::kill_and_reap(pid);
+        return Err(e);
+    }
+    match signals {
+        None => Ok(0),
+        Some(sigs) => crate::runwait::wait(pid, sigs, sp.pty.take()),
+    }
+}
+
+/// Run poststop hooks (failures are warnings, as the spec says).
+pub fn poststop(st: &State, _dir: &Path) {
+    let Ok(spec) = serde_json::from_value::<Spec>(st.config.clone()) else { return };
+    let json = serde_json::to_vec(&st.oci(Status::Stopped)).expect("state serializes");
+    if let Err(e) = hooks::run("poststop", spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &json) {
+        crate::log::warn(&e.to_string());
+    }
+}

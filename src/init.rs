@@ -1,0 +1,287 @@
+//! The container's init, child side of the clone: one linear sequence from
+//! namespaces to execve, driven by the plan. Failures are sent to the parent
+//! as (step, index, errno) and the child exits; it never returns.
+
+use crate::plan::{ChildHook, Plan};
+use crate::rootfs::{self, CResult, FdPath};
+use crate::step::Step;
+use crate::sync::{Channel, Msg};
+use crate::sys;
+use nix::errno::Errno;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+trait At<T> {
+    fn at(self, step: Step, i: usize) -> CResult<T>;
+}
+impl<T> At<T> for Result<T, Errno> {
+    fn at(self, step: Step, i: usize) -> CResult<T> {
+        self.map_err(|e| (step, i, e))
+    }
+}
+
+/// Entry point in the child. `state` is the state JSON for child-run hooks.
+pub fn run(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> ! {
+    let (step, index, errno) = match setup(plan, chan, state) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = chan.send(Msg::Error { step: step as u32, index: index as u32, errno: errno as i32 });
+    sys::exit_now(1)
+}
+
+fn expect(chan: &Channel, want: Msg) -> CResult<()> {
+    match chan.recv() {
+        Ok(Some((m, _))) if m == want => Ok(()),
+        Ok(_) => Err((Step::Channel, 0, Errno::EPIPE)),
+        Err(e) => Err((Step::Channel, 0, e)),
+    }
+}
+
+fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
+    for (i, (fd, flag, _)) in plan.joins.iter().enumerate() {
+        nix::sched::setns(fd, nix::sched::CloneFlags::from_bits_retain(*flag)).at(Step::Setns, i)?;
+    }
+    let mut flags = plan.unshare_flags;
+    if flags & libc::CLONE_NEWUSER != 0 {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).at(Step::Unshare, 0)?;
+        chan.send(Msg::MapRequest).at(Step::Channel, 0)?;
+        expect(chan, Msg::MapsDone)?;
+        flags &= !libc::CLONE_NEWUSER;
+    }
+    if plan.time_offsets.is_some() || plan.unshare_flags != 0 {
+        let time = if plan.need_fork && plan.joins.iter().all(|j| j.1 != libc::CLONE_NEWTIME) && plan.time_offsets.is_some() {
+            libc::CLONE_NEWTIME
+        } else {
+            0
+        };
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags | time)).at(Step::Unshare, 0)?;
+    }
+    if let Some(off) = &plan.time_offsets {
+        let f = nix::fcntl::open(c"/proc/self/timens_offsets", nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .at(Step::TimeOffsets, 0)?;
+        let r = nix::unistd::write(&f, off.as_bytes());
+        drop(f);
+        r.at(Step::TimeOffsets, 0)?;
+    }
+    if plan.need_fork {
+        let pid = sys::clone_fork(0).at(Step::Fork, 0)?;
+        if pid > 0 {
+            // The middle process: report the init's pid and leave.
+            let _ = chan.send(Msg::InitPid(pid));
+            sys::exit_now(0);
+        }
+    }
+    Ok(())
+}
+
+/// Borrow a raw fd for nix calls that take `AsFd`.
+pub fn borrow(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: callers keep `fd` open for the duration of the borrow.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    let f = nix::fcntl::open(path, nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+    let r = nix::unistd::write(&f, data);
+    drop(f);
+    r.map(drop)
+}
+
+/// Run a hook from inside the container's namespaces, state JSON on stdin.
+fn run_hook(h: &ChildHook, state: &[u8]) -> Result<(), Errno> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let argv: Vec<*const libc::c_char> = h.argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let envp: Vec<*const libc::c_char> = h.envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let pid = sys::clone_fork(0)?;
+    if pid == 0 {
+        let _ = crate::sys::dup2(r.as_raw_fd(), 0);
+        sys::execve(&h.path, &argv, &envp);
+        sys::exit_now(127);
+    }
+    drop(r);
+    let _ = nix::unistd::write(&w, state);
+    drop(w);
+    wait_timeout(pid, h.timeout)
+}
+
+/// Wait for `pid`, killing it after `timeout` seconds; non-zero exit fails.
+pub fn wait_timeout(pid: libc::pid_t, timeout: Option<i64>) -> Result<(), Errno> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    if let Some(t) = timeout {
+        let pidfd = sys::pidfd_open(pid)?;
+        let mut fds = [nix::poll::PollFd::new(pidfd.as_fd_borrow(), nix::poll::PollFlags::POLLIN)];
+        let ms = (t.saturating_mul(1000)).min(i32::MAX as i64) as i32;
+        let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX))?;
+        if n == 0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(Errno::ETIMEDOUT);
+        }
+    }
+    match waitpid(nix::unistd::Pid::from_raw(pid), None)? {
+        WaitStatus::Exited(_, 0) => Ok(()),
+        _ => Err(Errno::ECANCELED),
+    }
+}
+
+trait AsFdBorrow {
+    fn as_fd_borrow(&self) -> std::os::fd::BorrowedFd<'_>;
+}
+impl AsFdBorrow for OwnedFd {
+    fn as_fd_borrow(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self)
+    }
+}
+
+fn terminal(chan: &Channel) -> CResult<()> {
+    use nix::fcntl::OFlag;
+    let master = nix::fcntl::open(c"/dev/ptmx", OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .at(Step::Pty, 0)?;
+    let mut unlock: libc::c_int = 0;
+    sys::ioctl_ptr_int(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock).at(Step::Pty, 0)?;
+    let slave = sys::ioctl_int(master.as_raw_fd(), libc::TIOCGPTPEER, (libc::O_RDWR | libc::O_NOCTTY) as libc::c_ulong).at(Step::Pty, 0)?;
+    sys::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Pty, 0)?;
+    for fd in 0..3 {
+        sys::dup2(slave, fd).at(Step::Pty, 0)?;
+    }
+    let _ = nix::unistd::close(slave);
+    chan.send_fd(Msg::Pty, master.as_raw_fd()).at(Step::Pty, 0)?;
+    drop(master);
+    Ok(())
+}
+
+fn identity(plan: &Plan) -> CResult<()> {
+    if plan.no_new_privs {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).at(Step::NoNewPrivs, 0)?;
+    }
+    match sys::setgroups(&plan.groups) {
+        // Denied in a user namespace with setgroups "deny": fine without groups.
+        Err(Errno::EPERM) if plan.new_user && plan.groups.is_empty() => {}
+        r => r.at(Step::Groups, 0)?,
+    }
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1).at(Step::Setuid, 0)?;
+    sys::setresgid(plan.gid).at(Step::Setgid, 0)?;
+    sys::setresuid(plan.uid).at(Step::Setuid, 0)?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0).at(Step::Setuid, 0)?;
+    Ok(())
+}
+
+fn find_exe(plan: &Plan) -> CResult<&CStr> {
+    for c in &plan.exe_candidates {
+        if let Ok(st) = nix::sys::stat::stat(c.as_c_str()) {
+            if st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0 {
+                return Ok(c.as_c_str());
+            }
+        }
+    }
+    Err((Step::ExeNotFound, 0, Errno::ENOENT))
+}
+
+/// Stop while the parent runs prestart and createRuntime hooks.
+fn runtime_hooks(plan: &Plan, chan: &Channel) -> CResult<()> {
+    if plan.runtime_hooks {
+        chan.send(Msg::Hooks(0)).at(Step::Channel, 0)?;
+        expect(chan, Msg::HooksDone)?;
+    }
+    Ok(())
+}
+
+fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::convert::Infallible> {
+    // Signals blocked by a foreground `run` must not stay blocked in here.
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
+    // Wait until the parent has set id maps and cgroups.
+    expect(chan, Msg::Proceed)?;
+    if !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
+        let cap = state.capacity();
+        state.resize(cap, 0);
+        let n = nix::sys::socket::recv(chan.fd(), state, nix::sys::socket::MsgFlags::empty()).at(Step::Channel, 0)?;
+        state.truncate(n);
+    }
+    if plan.general {
+        namespaces(plan, chan)?;
+    }
+    nix::unistd::setsid().at(Step::Setsid, 0)?;
+    if plan.keyring {
+        match sys::join_session_keyring() {
+            Ok(()) | Err(Errno::ENOSYS) | Err(Errno::EACCES) | Err(Errno::EPERM) => {}
+            Err(e) => return Err((Step::Keyring, 0, e)),
+        }
+    }
+    sys::umask(0);
+
+    if plan.new_mount {
+        let root = rootfs::prepare(plan)?;
+        rootfs::mounts(plan, root.as_raw_fd())?;
+        rootfs::devices(plan, root.as_raw_fd())?;
+        if plan.default_dev {
+            rootfs::dev_links(root.as_raw_fd())?;
+        }
+        if plan.cwd.to_bytes() != b"/" {
+            let cwd = crate::plan::in_root(std::path::Path::new(std::ffi::OsStr::from_bytes_ref(plan.cwd.to_bytes())));
+            let _ = rootfs::open_in_root(root.as_raw_fd(), &cwd, false);
+        }
+        runtime_hooks(plan, chan)?;
+        for (i, h) in plan.create_container_hooks.iter().enumerate() {
+            run_hook(h, state).at(Step::CreateContainerHook, i)?;
+        }
+        rootfs::pivot(plan, &root)?;
+        drop(root);
+        rootfs::finish(plan)?;
+    } else {
+        runtime_hooks(plan, chan)?;
+        nix::unistd::chroot(plan.rootfs.as_c_str()).at(Step::Pivot, 0)?;
+        nix::unistd::chdir(c"/").at(Step::Pivot, 0)?;
+    }
+    for (i, (path, value)) in plan.sysctl.iter().enumerate() {
+        write_file(path, value).at(Step::Sysctl, i)?;
+    }
+    if let Some(h) = &plan.hostname {
+        nix::unistd::sethostname(std::ffi::OsStr::from_bytes_ref(h)).at(Step::Hostname, 0)?;
+    }
+    if let Some(d) = &plan.domainname {
+        sys::setdomainname(d).at(Step::Domainname, 0)?;
+    }
+    if plan.terminal {
+        terminal(chan)?;
+    }
+    for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
+        sys::setrlimit(res, soft, hard).at(Step::Rlimit, i)?;
+    }
+    let exe = find_exe(plan)?;
+    identity(plan)?;
+    nix::unistd::chdir(plan.cwd.as_c_str()).at(Step::Cwd, 0)?;
+    if !sys::cwd_is_reachable() {
+        return Err((Step::CwdEscape, 0, Errno::EPERM));
+    }
+    sys::umask(plan.umask.unwrap_or(0o022));
+    chan.send(Msg::Ready).at(Step::Channel, 0)?;
+
+    // The gate: `start` (exec.fifo) or the parent of `run` (a message).
+    match &plan.fifo {
+        Some(fifo) => {
+            let p = FdPath::new(fifo.as_raw_fd());
+            let w = nix::fcntl::open(p.as_cstr(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .at(Step::Gate, 0)?;
+            nix::unistd::write(&w, b"0").at(Step::Gate, 0)?;
+            drop(w);
+        }
+        None => expect(chan, Msg::Start)?,
+    }
+    for (i, h) in plan.start_container_hooks.iter().enumerate() {
+        run_hook(h, state).at(Step::StartContainerHook, i)?;
+    }
+    sys::cloexec_from(3 + plan.preserve_fds).at(Step::Cloexec, 0)?;
+    let argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    Err((Step::Exec, 0, sys::execve(exe, &argv, &envp)))
+}
+
+trait FromBytesRef {
+    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr;
+}
+impl FromBytesRef for std::ffi::OsStr {
+    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(b)
+    }
+}
