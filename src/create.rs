@@ -159,7 +159,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         done: false,
     };
     let fifo = if mode == Mode::Create { Some(make_fifo(c.dir.as_ref().expect("dir"))?) } else { None };
-    let plan = plan::build(plan::Inputs {
+    let mut plan = plan::build(plan::Inputs {
         spec: &spec,
         bundle: &bundle,
         rootfs: &rootfs,
@@ -169,6 +169,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         fifo,
         cgroup_binds: cgroup_binds(c.cgroup.as_deref()),
     })?;
+    plan.parent_fds.push(c.dir.as_ref().expect("dir").lock_fd());
     let maps = id_maps(&spec);
     let mut sp = spawn::spawn(&plan, &maps, &mut c)?;
     let fail = |e: Error, pid: i32| {

@@ -188,6 +188,9 @@ fn runtime_hooks(plan: &Plan, chan: &Channel) -> CResult<()> {
 }
 
 fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::convert::Infallible> {
+    for &fd in &plan.parent_fds {
+        let _ = nix::unistd::close(fd);
+    }
     // Signals blocked by a foreground `run` must not stay blocked in here.
     let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
     // Wait until the parent has set id maps and cgroups.

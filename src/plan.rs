@@ -142,6 +142,8 @@ pub struct Plan {
     pub keyring: bool,
     /// prestart/createRuntime hooks exist: the child stops for them.
     pub runtime_hooks: bool,
+    /// The parent's own descriptors (the state lock): closed first thing in the child.
+    pub parent_fds: Vec<std::os::fd::RawFd>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -452,6 +454,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         create_container_hooks: child_hooks(hooks.create_container()),
         start_container_hooks: child_hooks(hooks.start_container()),
         keyring: !inp.no_new_keyring,
+        parent_fds: Vec::new(),
         runtime_hooks: hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
             || hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty()),
     })

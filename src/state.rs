@@ -145,6 +145,11 @@ impl Dir {
         Ok(Dir { path, lock })
     }
 
+    /// The descriptor holding the lock (the child must not inherit it).
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self.lock.as_raw_fd()
+    }
+
     pub fn fifo(&self) -> PathBuf {
         self.path.join(FIFO)
     }
