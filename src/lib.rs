@@ -1,2 +1,3 @@
 pub fn hello() {}
+pub mod caps;
 pub mod seccomp;

@@ -426,7 +426,7 @@ fn insn_bytes(v: &[libc::sock_filter]) -> Vec<u8> {
 }
 
 fn bytes_to_insns(b: &[u8]) -> Option<Vec<libc::sock_filter>> {
-    if b.len() % 8 != 0 {
+    if !b.len().is_multiple_of(8) {
         return None;
     }
     let insn = |c: &[u8]| libc::sock_filter {

@@ -1,5 +1,6 @@
-//! End-to-end: load compiled filters in a forked child (Command::pre_exec),
-//! exec the static probe, and check what the kernel did.
+//! End-to-end: load compiled filters (and apply capabilities) in a forked
+//! child (Command::pre_exec), exec the static probe, and check what the
+//! kernel did.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -62,7 +63,7 @@ fn command(prog: Program, args: &str) -> Command {
         Ok(())
     };
     // SAFETY: the hook only makes async-signal-safe calls (prctl, seccomp,
-    // dup2/fcntl) and does not allocate; this test binary forks only here.
+    // dup2/fcntl) and does not allocate; this file is the only one forking.
     unsafe { cmd.pre_exec(hook) };
     cmd
 }
@@ -215,4 +216,56 @@ fn syscall_fd(nr: libc::c_long, a: libc::c_long, b: libc::c_long) -> RawFd {
     let r = unsafe { libc::syscall(nr, a, b, 0) };
     assert!(r >= 0, "syscall {nr}: {}", std::io::Error::last_os_error());
     r as RawFd
+}
+
+/// Child side of the capability sequence the core will run, as uid 65534.
+fn drop_to_nobody(bounding: u64, inh: u64, amb: u64, last: u32) -> std::io::Result<()> {
+    use husk::caps::{apply_ambient, apply_bounding, apply_sets, keep_caps_for_setuid};
+    let io = |e: husk::caps::ApplyError| std::io::Error::from_raw_os_error(e.errno as i32);
+    apply_bounding(bounding, last).map_err(io)?;
+    keep_caps_for_setuid(true).map_err(io)?;
+    // SAFETY: integer-only credential syscalls; async-signal-safe.
+    let ok = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setresgid(65534, 65534, 65534) == 0
+            && libc::setresuid(65534, 65534, 65534) == 0
+    };
+    if !ok {
+        return Err(std::io::Error::last_os_error());
+    }
+    keep_caps_for_setuid(false).map_err(io)?;
+    apply_sets(amb, inh | amb, inh).map_err(io)?;
+    apply_ambient(amb, last).map_err(io)
+}
+
+#[test]
+fn capabilities_applied_in_child() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let last = husk::caps::read_last_cap().unwrap();
+    let v = serde_json::json!({
+        "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN", "CAP_FOO"],
+        "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+        "ambient": ["CAP_NET_BIND_SERVICE"],
+    });
+    let c = husk::caps::parse(&v, last).unwrap();
+    assert_eq!(c.warnings.len(), 1);
+    let s = c.sets;
+    let mut cmd = Command::new(probe());
+    cmd.args(["caps", "--", "ids"]);
+    let hook = move || drop_to_nobody(s.bounding, s.inheritable, s.ambient, last);
+    // SAFETY: the hook only makes async-signal-safe syscalls, no allocation.
+    unsafe { cmd.pre_exec(hook) };
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, kv) = errnos(&out);
+    assert_eq!(kv["uid"], "65534");
+    assert_eq!(kv["bnd"], format!("{:016x}", 1u64 << 5 | 1 << 10 | 1));
+    assert_eq!(kv["inh"], format!("{:016x}", 1u64 << 5 | 1 << 10));
+    // Non-root exec: permitted = effective = ambient.
+    for k in ["amb", "prm", "eff"] {
+        assert_eq!(kv[k], format!("{:016x}", 1u64 << 10), "{k}");
+    }
 }
