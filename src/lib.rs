@@ -19,6 +19,7 @@ pub mod mountopt;
 pub mod plan;
 pub mod rootfs;
 pub mod runwait;
+pub mod seccomp;
 pub mod spawn;
 pub mod spec;
 pub mod specgen;
