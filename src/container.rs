@@ -6,8 +6,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
-fn frozen(_st: &State) -> bool {
-    false
+fn frozen(st: &State) -> bool {
+    crate::cgroups::reopen(st).is_some_and(|cg| cg.is_frozen().unwrap_or(false))
 }
 
 /// Load a container and its live status.
@@ -35,8 +35,17 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let status = state::status(&dir.path, &st, || frozen(&st));
     match status {
         Status::Created => {}
-        Status::Stopped => return Err(Error::Invalid("cannot start a container that has stopped".into())),
-        s => return Err(Error::Invalid(format!("cannot start an already {} container", s.as_str()))),
+        Status::Stopped => {
+            return Err(Error::Invalid(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        s => {
+            return Err(Error::Invalid(format!(
+                "cannot start an already {} container",
+                s.as_str()
+            )))
+        }
     }
     let fifo_path = dir.fifo();
     let pidfd = crate::sys::pidfd_open(st.pid).ctx("pidfd_open")?;
@@ -48,12 +57,17 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     .with_ctx(|| format!("open {}", fifo_path.display()))?;
     // Either the init writes its byte (it is released) or it dies.
     loop {
-        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
             r => r.ctx("poll")?,
         };
-        let fifo_ready = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let fifo_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
         let died = fds[1].revents().is_some_and(|r| !r.is_empty());
         if fifo_ready {
             let mut b = [0u8; 1];
@@ -63,13 +77,20 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
         if died {
             let _ = std::fs::remove_file(&fifo_path);
-            return Err(Error::Msg("cannot start a container that has stopped: its init exited".into()));
+            return Err(Error::Msg(
+                "cannot start a container that has stopped: its init exited".into(),
+            ));
         }
     }
     let _ = std::fs::remove_file(&fifo_path);
-    let spec: oci_spec::runtime::Spec = serde_json::from_value(st.config.clone()).map_err(|e| Error::Msg(e.to_string()))?;
+    let spec: oci_spec::runtime::Spec =
+        serde_json::from_value(st.config.clone()).map_err(|e| Error::Msg(e.to_string()))?;
     let json = serde_json::to_vec(&st.oci(Status::Running)).expect("state serializes");
-    if let Err(e) = crate::hooks::run("poststart", spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &json) {
+    if let Err(e) = crate::hooks::run(
+        "poststart",
+        spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
+        &json,
+    ) {
         let _ = crate::sys::pidfd_send_signal(pidfd.as_raw_fd(), libc::SIGKILL);
         return Err(e);
     }
@@ -112,8 +133,12 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
     }
     let mut items = Vec::new();
     for id in state::list_ids(root) {
-        let Ok((st, status)) = load(root, &id) else { continue };
-        let uid = std::fs::metadata(root.join(&id)).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0);
+        let Ok((st, status)) = load(root, &id) else {
+            continue;
+        };
+        let uid = std::fs::metadata(root.join(&id))
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .unwrap_or(0);
         items.push((st, status, owner_name(uid)));
     }
     if quiet {
@@ -136,8 +161,19 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
     }
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
     for (st, status, owner) in &items {
-        let pid = if *status == Status::Stopped { 0 } else { st.pid };
-        rows.push([st.id.clone(), pid.to_string(), status.as_str().into(), st.bundle.clone(), st.created.clone(), owner.clone()]);
+        let pid = if *status == Status::Stopped {
+            0
+        } else {
+            st.pid
+        };
+        rows.push([
+            st.id.clone(),
+            pid.to_string(),
+            status.as_str().into(),
+            st.bundle.clone(),
+            st.created.clone(),
+            owner.clone(),
+        ]);
     }
     print!("{}", table(&rows));
     Ok(())
@@ -152,7 +188,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         return Err(Error::Invalid(format!("invalid signal: {s}")));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse::<nix::sys::signal::Signal>()
         .map(|sig| sig as i32)
         .map_err(|_| Error::Invalid(format!("unknown signal {s:?}")))
@@ -166,7 +206,11 @@ pub fn kill(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()
     if status == Status::Stopped && !all {
         return Err(Error::Invalid("container not running".into()));
     }
-    let _ = all;
+    if all {
+        if let Some(cg) = crate::cgroups::reopen(&st) {
+            return cg.kill_all(sig).map_err(|e| Error::Msg(e.to_string()));
+        }
+    }
     send(&st, sig)
 }
 
@@ -174,8 +218,15 @@ pub fn kill(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()
 fn send(st: &State, sig: i32) -> Result<()> {
     let pidfd = match crate::sys::pidfd_open(st.pid) {
         Ok(fd) => fd,
-        Err(nix::errno::Errno::ESRCH) => return Err(Error::Invalid("container not running".into())),
-        Err(e) => return Err(Error::Sys { what: "pidfd_open".into(), errno: e }),
+        Err(nix::errno::Errno::ESRCH) => {
+            return Err(Error::Invalid("container not running".into()))
+        }
+        Err(e) => {
+            return Err(Error::Sys {
+                what: "pidfd_open".into(),
+                errno: e,
+            })
+        }
     };
     if state::start_time(st.pid) != Some(st.pid_start) {
         return Err(Error::Invalid("container not running".into()));
@@ -185,14 +236,19 @@ fn send(st: &State, sig: i32) -> Result<()> {
 
 /// Wait until the process behind the state is gone.
 fn wait_gone(st: &State) {
-    let Ok(pidfd) = crate::sys::pidfd_open(st.pid) else { return };
+    let Ok(pidfd) = crate::sys::pidfd_open(st.pid) else {
+        return;
+    };
     if state::start_time(st.pid) != Some(st.pid_start) {
         return;
     }
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     while let Err(nix::errno::Errno::EINTR) = poll(&mut fds, PollTimeout::NONE) {}
     // Reap it if it is our child (a foreground run with --keep).
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(st.pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(st.pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
 }
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
@@ -230,6 +286,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
+    if let Some(cg) = crate::cgroups::reopen(&st) {
+        crate::cgroups::kill_and_wait(cg.as_ref());
+    }
     crate::cgroups::destroy_paths(&st.cgroup_paths);
     if status != Status::Creating {
         crate::create::poststop(&st, &dir.path);
@@ -255,10 +314,23 @@ mod tests {
     fn table_like_tabwriter() {
         let rows = vec![
             ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from),
-            ["hello", "0", "stopped", "/a/very/long/bundle/path", "2025", "root"].map(String::from),
+            [
+                "hello",
+                "0",
+                "stopped",
+                "/a/very/long/bundle/path",
+                "2025",
+                "root",
+            ]
+            .map(String::from),
         ];
         let t = table(&rows);
         let first = t.lines().next().unwrap();
-        assert!(first.starts_with("ID          PID         STATUS      BUNDLE                      CREATED     OWNER"), "{t}");
+        assert!(
+            first.starts_with(
+                "ID          PID         STATUS      BUNDLE                      CREATED     OWNER"
+            ),
+            "{t}"
+        );
     }
 }

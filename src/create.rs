@@ -31,7 +31,9 @@ impl Drop for Creating<'_> {
             return;
         }
         if let Some(cg) = self.cgroup.as_mut() {
+            crate::cgroups::kill_and_wait(cg.as_ref());
             let _ = cg.destroy();
+            crate::cgroups::destroy_paths(&self.st.cgroup_paths);
         }
         if let Some(d) = self.dir.take() {
             let _ = d.remove();
@@ -44,15 +46,16 @@ impl Parent for Creating<'_> {
         self.st.pid = pid;
         self.st.pid_start = state::start_time(pid).unwrap_or(0);
         if let Some(cg) = self.cgroup.as_mut() {
-            self.st.cgroup_paths = cg.paths();
+            self.st.cgroup_paths = crate::cgroups::to_create(cg.as_ref());
         }
         self.dir.as_ref().expect("dir").save(&self.st)?;
         if let Some(cg) = self.cgroup.as_mut() {
-            cg.create().map_err(|e| Error::Msg(e.to_string()))?;
-            if let Some(r) = self.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-                cg.apply(r).map_err(|e| Error::Msg(e.to_string()))?;
+            let e = |e: crate::cgroup::CgroupError| Error::Msg(format!("linux.resources: {e}"));
+            cg.create().map_err(e)?;
+            if let Some(r) = crate::cgroups::effective_resources(self.spec) {
+                cg.apply(&r).map_err(e)?;
             }
-            cg.add_task(pid).map_err(|e| Error::Msg(e.to_string()))?;
+            cg.add_task(pid).map_err(e)?;
         }
         if let Some(adj) = self.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -71,7 +74,11 @@ impl Parent for Creating<'_> {
         let json = self.state_json(pid);
         let h = self.spec.hooks().as_ref();
         hooks::run("prestart", h.and_then(|h| h.prestart().as_ref()), &json)?;
-        hooks::run("createRuntime", h.and_then(|h| h.create_runtime().as_ref()), &json)
+        hooks::run(
+            "createRuntime",
+            h.and_then(|h| h.create_runtime().as_ref()),
+            &json,
+        )
     }
 
     fn child_hook_state(&self, pid: i32) -> Vec<u8> {
@@ -109,8 +116,17 @@ fn cgroup_binds(cg: Option<&dyn crate::cgroups::Cgroup>) -> plan::CgroupBinds {
         .into_iter()
         .filter_map(|p| {
             let rel = p.strip_prefix(base).ok()?;
-            let name = rel.components().next()?.as_os_str().to_string_lossy().into_owned();
-            Some(if crate::cgroups::is_v2_root() { (String::new(), p) } else { (name, p) })
+            let name = rel
+                .components()
+                .next()?
+                .as_os_str()
+                .to_string_lossy()
+                .into_owned();
+            Some(if crate::cgroups::is_v2_root() {
+                (String::new(), p)
+            } else {
+                (name, p)
+            })
         })
         .collect()
 }
@@ -122,13 +138,21 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
     spec::validate(&spec, true)?;
     let rootfs = spec::rootfs(&spec, &bundle)?;
     crate::util::validate_id(&a.id).map_err(Error::Invalid)?;
-    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let console = match (&a.console_socket, terminal) {
         (Some(p), true) => Some(
             std::os::unix::net::UnixStream::connect(p)
                 .map_err(|e| Error::Invalid(format!("--console-socket {p}: {e}")))?,
         ),
-        (Some(_), false) => return Err(Error::Invalid("--console-socket given but process.terminal is false".into())),
+        (Some(_), false) => {
+            return Err(Error::Invalid(
+                "--console-socket given but process.terminal is false".into(),
+            ))
+        }
         (None, true) if !matches!(mode, Mode::Run { detach: false, .. }) => {
             return Err(Error::Invalid(
                 "cannot allocate tty if husk will detach without setting console socket".into(),
@@ -138,7 +162,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
     };
 
     let dir = Dir::create(root, &a.id)?;
-    let cgroup = crate::cgroups::for_spec(&spec, &a.id)?;
+    let cgroup = Some(crate::cgroups::for_spec(&spec, &a.id)?);
     let mut c = Creating {
         st: State {
             id: a.id.clone(),
@@ -149,7 +173,12 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
             rootfs: rootfs.to_string_lossy().into_owned(),
             created: crate::util::rfc3339_now(true),
             owner: String::new(),
-            annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             cgroup_paths: Vec::new(),
             config: serde_json::to_value(&spec).expect("spec serializes"),
         },
@@ -158,7 +187,11 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         cgroup,
         done: false,
     };
-    let fifo = if mode == Mode::Create { Some(make_fifo(c.dir.as_ref().expect("dir"))?) } else { None };
+    let fifo = if mode == Mode::Create {
+        Some(make_fifo(c.dir.as_ref().expect("dir"))?)
+    } else {
+        None
+    };
     let mut plan = plan::build(plan::Inputs {
         spec: &spec,
         bundle: &bundle,
@@ -177,8 +210,16 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         Err(e)
     };
     if let (Some(pty), Some(sock)) = (&sp.pty, &console) {
-        if let Err(e) = crate::sys::send_with_fd(sock.as_raw_fd(), b"/dev/ptmx", Some(pty.as_raw_fd())) {
-            return fail(Error::Sys { what: "send the pty to --console-socket".into(), errno: e }, sp.pid);
+        if let Err(e) =
+            crate::sys::send_with_fd(sock.as_raw_fd(), b"/dev/ptmx", Some(pty.as_raw_fd()))
+        {
+            return fail(
+                Error::Sys {
+                    what: "send the pty to --console-socket".into(),
+                    errno: e,
+                },
+                sp.pid,
+            );
         }
     }
     c.st.status = Status::Created;
@@ -215,15 +256,24 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
 
 fn make_fifo(dir: &Dir) -> Result<OwnedFd> {
     let p = dir.fifo();
-    nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o622)).with_ctx(|| format!("mkfifo {}", p.display()))?;
-    let f = nix::fcntl::open(&p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .with_ctx(|| format!("open {}", p.display()))?;
+    nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .with_ctx(|| format!("mkfifo {}", p.display()))?;
+    let f = nix::fcntl::open(
+        &p,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_ctx(|| format!("open {}", p.display()))?;
     Ok(f)
 }
 
 pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
     let p = PathBuf::from(path);
-    let p = if p.is_absolute() { p } else { std::env::current_dir().unwrap_or_default().join(p) };
+    let p = if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
     state::write_atomic(&p, pid.to_string().as_bytes())
 }
 
@@ -231,7 +281,11 @@ pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
 fn run_started(plan: &Plan, sp: &mut spawn::Spawned, c: &Creating, detach: bool) -> Result<i32> {
     use crate::sync::Msg;
     let pid = sp.pid;
-    let signals = if detach { None } else { Some(crate::runwait::block_signals()?) };
+    let signals = if detach {
+        None
+    } else {
+        Some(crate::runwait::block_signals()?)
+    };
     sp.chan.send(Msg::Start).ctx("start the container")?;
     // Until exec, the init reports failures; EOF means the program runs.
     match sp.chan.recv() {
@@ -242,11 +296,16 @@ fn run_started(plan: &Plan, sp: &mut spawn::Spawned, c: &Creating, detach: bool)
         }
         Ok(Some((m, _))) => {
             spawn::kill_and_reap(pid);
-            return Err(Error::Msg(format!("unexpected message from the container's init: {m:?}")));
+            return Err(Error::Msg(format!(
+                "unexpected message from the container's init: {m:?}"
+            )));
         }
         Err(e) => {
             spawn::kill_and_reap(pid);
-            return Err(Error::Sys { what: "wait for the container to start".into(), errno: e });
+            return Err(Error::Sys {
+                what: "wait for the container to start".into(),
+                errno: e,
+            });
         }
     }
     let json = serde_json::to_vec(&c.st.oci(Status::Running)).expect("state serializes");
@@ -257,15 +316,26 @@ fn run_started(plan: &Plan, sp: &mut spawn::Spawned, c: &Creating, detach: bool)
     }
     match signals {
         None => Ok(0),
-        Some(sigs) => crate::runwait::wait(pid, sigs, sp.pty.take()),
+        Some(sigs) => {
+            c.dir.as_ref().expect("dir").unlock();
+            let code = crate::runwait::wait(pid, sigs, sp.pty.take());
+            c.dir.as_ref().expect("dir").relock()?;
+            code
+        }
     }
 }
 
 /// Run poststop hooks (failures are warnings, as the spec says).
 pub fn poststop(st: &State, _dir: &Path) {
-    let Ok(spec) = serde_json::from_value::<Spec>(st.config.clone()) else { return };
+    let Ok(spec) = serde_json::from_value::<Spec>(st.config.clone()) else {
+        return;
+    };
     let json = serde_json::to_vec(&st.oci(Status::Stopped)).expect("state serializes");
-    if let Err(e) = hooks::run("poststop", spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &json) {
+    if let Err(e) = hooks::run(
+        "poststop",
+        spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
+        &json,
+    ) {
         crate::log::warn(&e.to_string());
     }
 }

@@ -8,7 +8,10 @@ pub enum Error {
     /// Bad input from the user: a flag, a config field, an id.
     Invalid(String),
     /// A system call failed while doing `what`.
-    Sys { what: String, errno: nix::errno::Errno },
+    Sys {
+        what: String,
+        errno: nix::errno::Errno,
+    },
     /// An I/O error on a named file.
     Io { what: String, err: std::io::Error },
     /// Anything else, already phrased for the user.
@@ -37,19 +40,31 @@ pub trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
     fn ctx<S: Into<String>>(self, what: S) -> Result<T> {
-        self.map_err(|errno| Error::Sys { what: what.into(), errno })
+        self.map_err(|errno| Error::Sys {
+            what: what.into(),
+            errno,
+        })
     }
     fn with_ctx<S: Into<String>, F: FnOnce() -> S>(self, what: F) -> Result<T> {
-        self.map_err(|errno| Error::Sys { what: what().into(), errno })
+        self.map_err(|errno| Error::Sys {
+            what: what().into(),
+            errno,
+        })
     }
 }
 
 impl<T> Context<T> for std::io::Result<T> {
     fn ctx<S: Into<String>>(self, what: S) -> Result<T> {
-        self.map_err(|err| Error::Io { what: what.into(), err })
+        self.map_err(|err| Error::Io {
+            what: what.into(),
+            err,
+        })
     }
     fn with_ctx<S: Into<String>, F: FnOnce() -> S>(self, what: F) -> Result<T> {
-        self.map_err(|err| Error::Io { what: what().into(), err })
+        self.map_err(|err| Error::Io {
+            what: what().into(),
+            err,
+        })
     }
 }
 

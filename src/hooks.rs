@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 /// Run every hook of `list` (named `name` in messages) in order.
 pub fn run(name: &str, list: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
     for (i, h) in list.into_iter().flatten().enumerate() {
-        run_one(h, state).map_err(|e| Error::Msg(format!("hooks.{name}[{i}] {}: {e}", h.path().display())))?;
+        run_one(h, state)
+            .map_err(|e| Error::Msg(format!("hooks.{name}[{i}] {}: {e}", h.path().display())))?;
     }
     Ok(())
 }

@@ -26,7 +26,11 @@ pub fn run(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = chan.send(Msg::Error { step: step as u32, index: index as u32, errno: errno as i32 });
+    let _ = chan.send(Msg::Error {
+        step: step as u32,
+        index: index as u32,
+        errno: errno as i32,
+    });
     sys::exit_now(1)
 }
 
@@ -40,7 +44,8 @@ fn expect(chan: &Channel, want: Msg) -> CResult<()> {
 
 fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
     for (i, (fd, flag, _)) in plan.joins.iter().enumerate() {
-        nix::sched::setns(fd, nix::sched::CloneFlags::from_bits_retain(*flag)).at(Step::Setns, i)?;
+        nix::sched::setns(fd, nix::sched::CloneFlags::from_bits_retain(*flag))
+            .at(Step::Setns, i)?;
     }
     let mut flags = plan.unshare_flags;
     if flags & libc::CLONE_NEWUSER != 0 {
@@ -50,16 +55,24 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         flags &= !libc::CLONE_NEWUSER;
     }
     if plan.time_offsets.is_some() || plan.unshare_flags != 0 {
-        let time = if plan.need_fork && plan.joins.iter().all(|j| j.1 != libc::CLONE_NEWTIME) && plan.time_offsets.is_some() {
+        let time = if plan.need_fork
+            && plan.joins.iter().all(|j| j.1 != libc::CLONE_NEWTIME)
+            && plan.time_offsets.is_some()
+        {
             libc::CLONE_NEWTIME
         } else {
             0
         };
-        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags | time)).at(Step::Unshare, 0)?;
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags | time))
+            .at(Step::Unshare, 0)?;
     }
     if let Some(off) = &plan.time_offsets {
-        let f = nix::fcntl::open(c"/proc/self/timens_offsets", nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .at(Step::TimeOffsets, 0)?;
+        let f = nix::fcntl::open(
+            c"/proc/self/timens_offsets",
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .at(Step::TimeOffsets, 0)?;
         let r = nix::unistd::write(&f, off.as_bytes());
         drop(f);
         r.at(Step::TimeOffsets, 0)?;
@@ -82,7 +95,11 @@ pub fn borrow(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
 }
 
 fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    let f = nix::fcntl::open(path, nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+    let f = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
     let r = nix::unistd::write(&f, data);
     drop(f);
     r.map(drop)
@@ -91,8 +108,18 @@ fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
 /// Run a hook from inside the container's namespaces, state JSON on stdin.
 fn run_hook(h: &ChildHook, state: &[u8]) -> Result<(), Errno> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let argv: Vec<*const libc::c_char> = h.argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
-    let envp: Vec<*const libc::c_char> = h.envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let argv: Vec<*const libc::c_char> = h
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let envp: Vec<*const libc::c_char> = h
+        .envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     let pid = sys::clone_fork(0)?;
     if pid == 0 {
         let _ = crate::sys::dup2(r.as_raw_fd(), 0);
@@ -110,11 +137,18 @@ pub fn wait_timeout(pid: libc::pid_t, timeout: Option<i64>) -> Result<(), Errno>
     use nix::sys::wait::{waitpid, WaitStatus};
     if let Some(t) = timeout {
         let pidfd = sys::pidfd_open(pid)?;
-        let mut fds = [nix::poll::PollFd::new(pidfd.as_fd_borrow(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd_borrow(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let ms = (t.saturating_mul(1000)).min(i32::MAX as i64) as i32;
-        let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX))?;
+        let n = nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+        )?;
         if n == 0 {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
             let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
             return Err(Errno::ETIMEDOUT);
         }
@@ -136,17 +170,27 @@ impl AsFdBorrow for OwnedFd {
 
 fn terminal(chan: &Channel) -> CResult<()> {
     use nix::fcntl::OFlag;
-    let master = nix::fcntl::open(c"/dev/ptmx", OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .at(Step::Pty, 0)?;
+    let master = nix::fcntl::open(
+        c"/dev/ptmx",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .at(Step::Pty, 0)?;
     let mut unlock: libc::c_int = 0;
     sys::ioctl_ptr_int(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock).at(Step::Pty, 0)?;
-    let slave = sys::ioctl_int(master.as_raw_fd(), libc::TIOCGPTPEER, (libc::O_RDWR | libc::O_NOCTTY) as libc::c_ulong).at(Step::Pty, 0)?;
+    let slave = sys::ioctl_int(
+        master.as_raw_fd(),
+        libc::TIOCGPTPEER,
+        (libc::O_RDWR | libc::O_NOCTTY) as libc::c_ulong,
+    )
+    .at(Step::Pty, 0)?;
     sys::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Pty, 0)?;
     for fd in 0..3 {
         sys::dup2(slave, fd).at(Step::Pty, 0)?;
     }
     let _ = nix::unistd::close(slave);
-    chan.send_fd(Msg::Pty, master.as_raw_fd()).at(Step::Pty, 0)?;
+    chan.send_fd(Msg::Pty, master.as_raw_fd())
+        .at(Step::Pty, 0)?;
     drop(master);
     Ok(())
 }
@@ -192,17 +236,25 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         let _ = nix::unistd::close(fd);
     }
     // Signals blocked by a foreground `run` must not stay blocked in here.
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     // Wait until the parent has set id maps and cgroups.
     expect(chan, Msg::Proceed)?;
     if !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         let cap = state.capacity();
         state.resize(cap, 0);
-        let n = nix::sys::socket::recv(chan.fd(), state, nix::sys::socket::MsgFlags::empty()).at(Step::Channel, 0)?;
+        let n = nix::sys::socket::recv(chan.fd(), state, nix::sys::socket::MsgFlags::empty())
+            .at(Step::Channel, 0)?;
         state.truncate(n);
     }
     if plan.general {
         namespaces(plan, chan)?;
+    }
+    if plan.new_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).at(Step::Unshare, 0)?;
     }
     nix::unistd::setsid().at(Step::Setsid, 0)?;
     if plan.keyring {
@@ -221,7 +273,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
             rootfs::dev_links(root.as_raw_fd())?;
         }
         if plan.cwd.to_bytes() != b"/" {
-            let cwd = crate::plan::in_root(std::path::Path::new(std::ffi::OsStr::from_bytes_ref(plan.cwd.to_bytes())));
+            let cwd = crate::plan::in_root(std::path::Path::new(std::ffi::OsStr::from_bytes_ref(
+                plan.cwd.to_bytes(),
+            )));
             let _ = rootfs::open_in_root(root.as_raw_fd(), &cwd, false);
         }
         runtime_hooks(plan, chan)?;
@@ -264,8 +318,12 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     match &plan.fifo {
         Some(fifo) => {
             let p = FdPath::new(fifo.as_raw_fd());
-            let w = nix::fcntl::open(p.as_cstr(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                .at(Step::Gate, 0)?;
+            let w = nix::fcntl::open(
+                p.as_cstr(),
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .at(Step::Gate, 0)?;
             nix::unistd::write(&w, b"0").at(Step::Gate, 0)?;
             drop(w);
         }
@@ -275,8 +333,18 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         run_hook(h, state).at(Step::StartContainerHook, i)?;
     }
     sys::cloexec_from(3 + plan.preserve_fds).at(Step::Cloexec, 0)?;
-    let argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
-    let envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).chain([std::ptr::null()]).collect();
+    let argv: Vec<*const libc::c_char> = plan
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let envp: Vec<*const libc::c_char> = plan
+        .envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     Err((Step::Exec, 0, sys::execve(exe, &argv, &envp)))
 }
 

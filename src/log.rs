@@ -29,7 +29,11 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> std::io::Result<
         ),
         _ => None,
     };
-    let _ = LOGGER.set(Logger { file, format, debug });
+    let _ = LOGGER.set(Logger {
+        file,
+        format,
+        debug,
+    });
     Ok(())
 }
 

@@ -15,14 +15,23 @@ fn run(cli: Cli) -> Result<i32, Error> {
     match cmd {
         Command::Spec { bundle, rootless } => specgen::run(&bundle, rootless).map(|_| 0),
         Command::Create(a) => create::create(root, &a, Mode::Create),
-        Command::Run { create: a, detach, keep } => create::create(root, &a, Mode::Run { detach, keep }),
+        Command::Run {
+            create: a,
+            detach,
+            keep,
+        } => create::create(root, &a, Mode::Run { detach, keep }),
         Command::Start { id } => container::start(root, &id).map(|_| 0),
         Command::State { id } => container::state(root, &id).map(|_| 0),
         Command::List { format, quiet } => container::list(root, &format, quiet).map(|_| 0),
-        Command::Kill { all, id, signal } => container::kill(root, &id, signal.as_deref(), all).map(|_| 0),
+        Command::Kill { all, id, signal } => {
+            container::kill(root, &id, signal.as_deref(), all).map(|_| 0)
+        }
         Command::Delete { force, id } => container::delete(root, &id, force).map(|_| 0),
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&husk::features::document()).expect("serializes"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&husk::features::document()).expect("serializes")
+            );
             Ok(0)
         }
     }
@@ -31,7 +40,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
 fn main() {
     let cli = Cli::parse();
     if cli.version {
-        println!("husk version {}\nspec: {}", env!("CARGO_PKG_VERSION"), husk::OCI_VERSION);
+        println!(
+            "husk version {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            husk::OCI_VERSION
+        );
         return;
     }
     let format = match cli.log_format.as_str() {

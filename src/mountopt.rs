@@ -3,7 +3,6 @@
 
 use libc::c_ulong;
 
-
 /// Attributes for mount_setattr(2) (linux/mount.h).
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -165,7 +164,14 @@ mod tests {
 
     #[test]
     fn flags_data_and_propagation() {
-        let p = parse(&v(&["nosuid", "noexec", "mode=755", "size=65536k", "rslave"])).unwrap();
+        let p = parse(&v(&[
+            "nosuid",
+            "noexec",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+        ]))
+        .unwrap();
         assert_eq!(p.flags, libc::MS_NOSUID | libc::MS_NOEXEC);
         assert_eq!(p.data, "mode=755,size=65536k");
         assert_eq!(p.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
@@ -183,7 +189,10 @@ mod tests {
     #[test]
     fn recursive_attributes() {
         let p = parse(&v(&["rro", "rnosuid", "rnoatime"])).unwrap();
-        assert_eq!(p.rec_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+        assert_eq!(
+            p.rec_set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
+        );
         assert_eq!(p.rec_clr, MOUNT_ATTR__ATIME);
         assert!(parse(&v(&["idmap"])).is_err());
     }

@@ -36,7 +36,10 @@ pub fn in_root(dest: &Path) -> InRoot {
             _ => {}
         }
     }
-    let mut r = InRoot { display: format!("/{}", parts.join("/")), ..Default::default() };
+    let mut r = InRoot {
+        display: format!("/{}", parts.join("/")),
+        ..Default::default()
+    };
     for i in 0..parts.len() {
         r.prefixes.push(cstr(parts[..=i].join("/")));
         r.names.push(cstr(parts[i].as_str()));
@@ -107,6 +110,8 @@ pub struct Plan {
     pub new_user: bool,
     pub time_offsets: Option<CString>,
     pub new_mount: bool,
+    /// A new cgroup namespace, unshared once the init is in its cgroup.
+    pub new_cgroupns: bool,
     // root file system
     pub rootfs: CString,
     pub root_propagation: libc::c_ulong,
@@ -191,7 +196,10 @@ pub struct Inputs<'a> {
 pub fn build(inp: Inputs) -> Result<Plan> {
     let spec = inp.spec;
     let linux = spec.linux().clone().unwrap_or_default();
-    let process = spec.process().clone().ok_or_else(|| Error::Invalid("process: must be set".into()))?;
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::Invalid("process: must be set".into()))?;
     let bad = |m: String| Error::Invalid(m);
 
     // Namespaces: new ones as clone flags, joined ones as fds opened now.
@@ -210,8 +218,9 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                 }
             }
             Some(p) => {
-                let fd = std::fs::File::open(p)
-                    .map_err(|e| bad(format!("linux.namespaces[{i}].path: {}: {e}", p.display())))?;
+                let fd = std::fs::File::open(p).map_err(|e| {
+                    bad(format!("linux.namespaces[{i}].path: {}: {e}", p.display()))
+                })?;
                 if matches!(ns.typ(), LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                     pid_join = true;
                 }
@@ -223,6 +232,8 @@ pub fn build(inp: Inputs) -> Result<Plan> {
     joins.sort_by_key(|(_, f, _)| *f != libc::CLONE_NEWUSER);
     let general = !joins.is_empty() || time_new;
     let need_fork = general && (pid_join || time_new || new_flags & libc::CLONE_NEWPID != 0);
+    let new_cgroupns = new_flags & libc::CLONE_NEWCGROUP != 0;
+    new_flags &= !libc::CLONE_NEWCGROUP;
     let new_user = new_flags & libc::CLONE_NEWUSER != 0;
     let new_mount = new_flags & libc::CLONE_NEWNS != 0;
     let time_offsets = if time_new {
@@ -231,7 +242,11 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             if clock != "monotonic" && clock != "boottime" {
                 return Err(bad(format!("linux.timeOffsets: unknown clock {clock:?}")));
             }
-            s.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+            s.push_str(&format!(
+                "{clock} {} {}\n",
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0)
+            ));
         }
         (!s.is_empty()).then(|| cstr(s))
     } else {
@@ -263,7 +278,9 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         let is_bind = opts.is_bind() || typ == "bind";
         let dest = in_root(m.destination());
         if dest.display == "/" {
-            return Err(bad(format!("mounts[{i}].destination: cannot mount over the rootfs")));
+            return Err(bad(format!(
+                "mounts[{i}].destination: cannot mount over the rootfs"
+            )));
         }
         if typ == "cgroup" || typ == "cgroup2" {
             cgroup_mount(&mut mounts, i, &dest, &opts, &inp.cgroup_binds);
@@ -319,7 +336,14 @@ pub fn build(inp: Inputs) -> Result<Plan> {
     let mut devices = Vec::new();
     let default_dev = !dev_is_bind;
     if default_dev {
-        for (name, minor, maj) in [("null", 3, 1), ("zero", 5, 1), ("full", 7, 1), ("random", 8, 1), ("urandom", 9, 1), ("tty", 0, 5)] {
+        for (name, minor, maj) in [
+            ("null", 3, 1),
+            ("zero", 5, 1),
+            ("full", 7, 1),
+            ("random", 8, 1),
+            ("urandom", 9, 1),
+            ("tty", 0, 5),
+        ] {
             devices.push(DeviceOp {
                 path: in_root(Path::new(&format!("/dev/{name}"))),
                 mode: libc::S_IFCHR | 0o666,
@@ -335,11 +359,18 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
             LinuxDeviceType::B => libc::S_IFBLK,
             LinuxDeviceType::P => libc::S_IFIFO,
-            LinuxDeviceType::A => return Err(bad(format!("linux.devices[{i}].type: must be c, b, u or p"))),
+            LinuxDeviceType::A => {
+                return Err(bad(format!(
+                    "linux.devices[{i}].type: must be c, b, u or p"
+                )))
+            }
         };
         let path = in_root(d.path());
         if !path.display.starts_with("/dev/") {
-            return Err(bad(format!("linux.devices[{i}].path: {} is not under /dev", d.path().display())));
+            return Err(bad(format!(
+                "linux.devices[{i}].path: {} is not under /dev",
+                d.path().display()
+            )));
         }
         devices.retain(|x: &DeviceOp| x.path.display != path.display);
         devices.push(DeviceOp {
@@ -356,7 +387,12 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         .sysctl()
         .iter()
         .flatten()
-        .map(|(k, v)| (cstr(format!("/proc/sys/{}", k.replace('.', "/"))), v.clone().into_bytes()))
+        .map(|(k, v)| {
+            (
+                cstr(format!("/proc/sys/{}", k.replace('.', "/"))),
+                v.clone().into_bytes(),
+            )
+        })
         .collect();
 
     // The process.
@@ -404,14 +440,23 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                     .into_iter()
                     .map(cstr)
                     .collect(),
-                envp: h.env().clone().unwrap_or_default().into_iter().map(cstr).collect(),
+                envp: h
+                    .env()
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(cstr)
+                    .collect(),
                 timeout: h.timeout(),
             })
             .collect()
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let fifo_reopen = match &inp.fifo {
-        Some(fd) => cstr(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))),
+        Some(fd) => cstr(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(fd)
+        )),
         None => cstr(""),
     };
 
@@ -424,19 +469,42 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         new_user,
         time_offsets,
         new_mount,
+        new_cgroupns,
         rootfs: cstr(inp.rootfs.as_os_str().as_encoded_bytes()),
         root_propagation,
         root_propagation_after,
-        readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        readonly_root: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
         no_pivot: inp.no_pivot,
         mounts,
         devices,
         default_dev,
-        masked: linux.masked_paths().iter().flatten().map(|p| cstr(p.as_str())).collect(),
-        readonly: linux.readonly_paths().iter().flatten().map(|p| cstr(p.as_str())).collect(),
+        masked: linux
+            .masked_paths()
+            .iter()
+            .flatten()
+            .map(|p| cstr(p.as_str()))
+            .collect(),
+        readonly: linux
+            .readonly_paths()
+            .iter()
+            .flatten()
+            .map(|p| cstr(p.as_str()))
+            .collect(),
         sysctl,
-        hostname: spec.hostname().clone().filter(|h| !h.is_empty()).map(String::into_bytes),
-        domainname: spec.domainname().clone().filter(|h| !h.is_empty()).map(String::into_bytes),
+        hostname: spec
+            .hostname()
+            .clone()
+            .filter(|h| !h.is_empty())
+            .map(String::into_bytes),
+        domainname: spec
+            .domainname()
+            .clone()
+            .filter(|h| !h.is_empty())
+            .map(String::into_bytes),
         terminal: process.terminal().unwrap_or(false),
         rlimits,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
@@ -456,7 +524,10 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         keyring: !inp.no_new_keyring,
         parent_fds: Vec::new(),
         runtime_hooks: hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
-            || hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty()),
+            || hooks
+                .create_runtime()
+                .as_ref()
+                .is_some_and(|h| !h.is_empty()),
     })
 }
 
@@ -479,7 +550,13 @@ fn proc_mount_allowed(dest: &str) -> bool {
 
 /// A `cgroup` mount: a tmpfs with one bind per hierarchy of the container's
 /// cgroup (or one bind of its cgroup2 directory), then read-only if asked.
-fn cgroup_mount(out: &mut Vec<MountOp>, index: usize, dest: &InRoot, opts: &mountopt::Parsed, binds: &CgroupBinds) {
+fn cgroup_mount(
+    out: &mut Vec<MountOp>,
+    index: usize,
+    dest: &InRoot,
+    opts: &mountopt::Parsed,
+    binds: &CgroupBinds,
+) {
     let ro = opts.flags & libc::MS_RDONLY;
     let base = opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
     let op = |kind, source: &Path, fstype: &str, data: &str, flags, dest: InRoot| MountOp {
@@ -499,21 +576,49 @@ fn cgroup_mount(out: &mut Vec<MountOp>, index: usize, dest: &InRoot, opts: &moun
     if let [(name, dir)] = binds.as_slice() {
         if name.is_empty() {
             // Pure cgroup v2: bind the container's own directory.
-            let mut m = op(MountKind::Mount, dir, "", "", libc::MS_BIND | libc::MS_REC, dest.clone());
+            let mut m = op(
+                MountKind::Mount,
+                dir,
+                "",
+                "",
+                libc::MS_BIND | libc::MS_REC,
+                dest.clone(),
+            );
             m.bind_remount = Some(libc::MS_BIND | libc::MS_REMOUNT | base | ro);
             out.push(m);
             return;
         }
     }
-    out.push(op(MountKind::Mount, Path::new("tmpfs"), "tmpfs", "mode=755", base, dest.clone()));
+    out.push(op(
+        MountKind::Mount,
+        Path::new("tmpfs"),
+        "tmpfs",
+        "mode=755",
+        base,
+        dest.clone(),
+    ));
     for (name, dir) in binds {
         let sub = in_root(&Path::new(&dest.display).join(name));
-        let mut m = op(MountKind::Mount, dir, "", "", libc::MS_BIND | libc::MS_REC, sub);
+        let mut m = op(
+            MountKind::Mount,
+            dir,
+            "",
+            "",
+            libc::MS_BIND | libc::MS_REC,
+            sub,
+        );
         m.bind_remount = Some(libc::MS_BIND | libc::MS_REMOUNT | base | ro);
         out.push(m);
     }
     if ro != 0 {
-        out.push(op(MountKind::Remount, Path::new(""), "", "", libc::MS_REMOUNT | base | ro, dest.clone()));
+        out.push(op(
+            MountKind::Remount,
+            Path::new(""),
+            "",
+            "",
+            libc::MS_REMOUNT | base | ro,
+            dest.clone(),
+        ));
     }
 }
 

@@ -82,7 +82,11 @@ pub fn open_in_root(root: RawFd, p: &InRoot, file: bool) -> Result<OwnedFd, Errn
                     )?;
                     drop(f);
                 } else {
-                    match nix::sys::stat::mkdirat(crate::init::borrow(dir), p.names[i].as_ref(), nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+                    match nix::sys::stat::mkdirat(
+                        crate::init::borrow(dir),
+                        p.names[i].as_ref(),
+                        nix::sys::stat::Mode::from_bits_truncate(0o755),
+                    ) {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(e),
                     }
@@ -107,12 +111,20 @@ pub fn prepare(plan: &Plan) -> CResult<OwnedFd> {
         NONE,
     )
     .at(Step::BindRoot, 0)?;
-    sys::openat2(libc::AT_FDCWD, &plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).at(Step::OpenRoot, 0)
+    sys::openat2(
+        libc::AT_FDCWD,
+        &plan.rootfs,
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .at(Step::OpenRoot, 0)
 }
 
 /// Flags that a remount must keep (locked in a user namespace).
 fn locked_flags(target: &CStr) -> libc::c_ulong {
-    let Ok(st) = nix::sys::statvfs::statvfs(target) else { return 0 };
+    let Ok(st) = nix::sys::statvfs::statvfs(target) else {
+        return 0;
+    };
     let f = st.flags().bits() as libc::c_ulong;
     let mut out = 0;
     for (st_bit, ms_bit) in [
@@ -150,7 +162,14 @@ fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
     }
     let data = (!m.data.is_empty()).then_some(m.data.as_c_str());
     let fstype = (!m.fstype.is_empty()).then_some(m.fstype.as_c_str());
-    mount(Some(m.source.as_c_str()), target.as_cstr(), fstype, ms(m.flags), data).at(Step::Mount, i)?;
+    mount(
+        Some(m.source.as_c_str()),
+        target.as_cstr(),
+        fstype,
+        ms(m.flags),
+        data,
+    )
+    .at(Step::Mount, i)?;
     drop(dest);
     if m.bind_remount.is_none() && m.propagation.is_empty() && m.rec_set | m.rec_clr == 0 {
         return Ok(());
@@ -165,7 +184,8 @@ fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
         mount(NONE, target.as_cstr(), NONE, ms(p), NONE).at(Step::MountPropagation, i)?;
     }
     if m.rec_set | m.rec_clr != 0 {
-        sys::mount_setattr_recursive(target.as_cstr(), m.rec_set, m.rec_clr, 0).at(Step::MountSetattr, i)?;
+        sys::mount_setattr_recursive(target.as_cstr(), m.rec_set, m.rec_clr, 0)
+            .at(Step::MountSetattr, i)?;
     }
     Ok(())
 }
@@ -184,7 +204,14 @@ pub fn devices(plan: &Plan, root: RawFd) -> CResult<()> {
         if plan.new_user {
             let f = open_in_root(root, &d.path, true).at(Step::Device, i)?;
             let target = FdPath::new(f.as_raw_fd());
-            mount(Some(d.host.as_c_str()), target.as_cstr(), NONE, MsFlags::MS_BIND, NONE).at(Step::Device, i)?;
+            mount(
+                Some(d.host.as_c_str()),
+                target.as_cstr(),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
+            .at(Step::Device, i)?;
             continue;
         }
         let parent_path = InRoot {
@@ -195,9 +222,19 @@ pub fn devices(plan: &Plan, root: RawFd) -> CResult<()> {
         let dir = open_in_root(root, &parent_path, false).at(Step::Device, i)?;
         // O_PATH dirs cannot be used with mknodat: reopen it as a directory.
         let dirp = FdPath::new(dir.as_raw_fd());
-        let dir = sys::openat2(libc::AT_FDCWD, dirp.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0).at(Step::Device, i)?;
+        let dir = sys::openat2(
+            libc::AT_FDCWD,
+            dirp.as_cstr(),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .at(Step::Device, i)?;
         let name = &d.path.names[n - 1];
-        let _ = nix::unistd::unlinkat(&dir, name.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        let _ = nix::unistd::unlinkat(
+            &dir,
+            name.as_c_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
         sys::mknodat(dir.as_raw_fd(), name, d.mode, d.dev).at(Step::Device, i)?;
         nix::unistd::fchownat(
             &dir,
@@ -220,7 +257,13 @@ pub fn dev_links(root: RawFd) -> CResult<()> {
     };
     let d = open_in_root(root, &dev, false).at(Step::DevLink, 0)?;
     let dp = FdPath::new(d.as_raw_fd());
-    let d = sys::openat2(libc::AT_FDCWD, dp.as_cstr(), libc::O_RDONLY | libc::O_DIRECTORY, 0).at(Step::DevLink, 0)?;
+    let d = sys::openat2(
+        libc::AT_FDCWD,
+        dp.as_cstr(),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )
+    .at(Step::DevLink, 0)?;
     let links: [(&CStr, &CStr); 5] = [
         (c"/proc/self/fd", c"fd"),
         (c"/proc/self/fd/0", c"stdin"),
@@ -263,11 +306,21 @@ pub fn pivot(plan: &Plan, root: &OwnedFd) -> CResult<()> {
 /// After pivot: masked paths, read-only paths, a read-only root.
 pub fn finish(plan: &Plan) -> CResult<()> {
     for (i, p) in plan.readonly.iter().enumerate() {
-        match mount(Some(p.as_c_str()), p.as_c_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE) {
+        match mount(
+            Some(p.as_c_str()),
+            p.as_c_str(),
+            NONE,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        ) {
             Err(Errno::ENOENT) => continue,
             r => r.at(Step::Readonly, i)?,
         }
-        remount(p, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC).at(Step::Readonly, i)?;
+        remount(
+            p,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC,
+        )
+        .at(Step::Readonly, i)?;
     }
     for (i, p) in plan.masked.iter().enumerate() {
         let st = match nix::sys::stat::stat(p.as_c_str()) {
@@ -276,14 +329,27 @@ pub fn finish(plan: &Plan) -> CResult<()> {
             Err(e) => return Err((Step::Masked, i, e)),
         };
         let r = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mount(Some(c"tmpfs"), p.as_c_str(), Some(c"tmpfs"), MsFlags::MS_RDONLY, NONE)
+            mount(
+                Some(c"tmpfs"),
+                p.as_c_str(),
+                Some(c"tmpfs"),
+                MsFlags::MS_RDONLY,
+                NONE,
+            )
         } else {
-            mount(Some(c"/dev/null"), p.as_c_str(), NONE, MsFlags::MS_BIND, NONE)
+            mount(
+                Some(c"/dev/null"),
+                p.as_c_str(),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
         };
         r.at(Step::Masked, i)?;
     }
     if plan.readonly_root {
-        remount(c"/", libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY).at(Step::RootReadonly, 0)?;
+        remount(c"/", libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY)
+            .at(Step::RootReadonly, 0)?;
     }
     Ok(())
 }

@@ -14,7 +14,15 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 pub fn block_signals() -> Result<SignalFd> {
     let mut set = SigSet::empty();
     for s in Signal::iterator() {
-        if !matches!(s, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGILL | Signal::SIGFPE) {
+        if !matches!(
+            s,
+            Signal::SIGKILL
+                | Signal::SIGSTOP
+                | Signal::SIGSEGV
+                | Signal::SIGBUS
+                | Signal::SIGILL
+                | Signal::SIGFPE
+        ) {
             set.add(s);
         }
     }
@@ -58,7 +66,10 @@ pub fn wait(pid: i32, sigs: SignalFd, pty: Option<OwnedFd>) -> Result<i32> {
         }
     }
     loop {
-        let mut fds = vec![PollFd::new(sigs.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![
+            PollFd::new(sigs.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
         let stdin = std::io::stdin();
         if let Some(p) = &pty {
             fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
@@ -70,7 +81,10 @@ pub fn wait(pid: i32, sigs: SignalFd, pty: Option<OwnedFd>) -> Result<i32> {
             Err(nix::errno::Errno::EINTR) => continue,
             r => r.ctx("poll")?,
         };
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(fds);
         if ready[0] {
             while let Ok(Some(si)) = sigs.read_signal() {
@@ -98,7 +112,10 @@ pub fn wait(pid: i32, sigs: SignalFd, pty: Option<OwnedFd>) -> Result<i32> {
         if ready[1] {
             if let Some(p) = &pty {
                 // Drain what the program wrote before it exited.
-                let _ = nix::fcntl::fcntl(p, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+                let _ = nix::fcntl::fcntl(
+                    p,
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                );
                 while copy(p.as_raw_fd(), 1) {}
             }
             let ws = waitpid(Pid::from_raw(pid), None).ctx("wait for the container")?;

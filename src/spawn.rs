@@ -65,7 +65,8 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
         // The init is a grandchild: let it be reparented to us, not to pid 1.
         sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).ctx("become a subreaper")?;
     }
-    let child_hooks = !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty();
+    let child_hooks =
+        !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty();
     let mut state_buf = Vec::with_capacity(if child_hooks { 1 << 16 } else { 0 });
     let pid = sys::clone_fork(plan.clone_flags).ctx("clone the container's init")?;
     if pid == 0 {
@@ -73,7 +74,11 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
         crate::init::run(plan, &cchan, &mut state_buf);
     }
     drop(cchan);
-    let mut sp = Spawned { pid, chan: pchan, pty: None };
+    let mut sp = Spawned {
+        pid,
+        chan: pchan,
+        pty: None,
+    };
     let mut middle = None;
     match drive(plan, maps, parent, &mut sp, &mut middle, child_hooks) {
         Ok(()) => Ok(sp),
@@ -101,7 +106,9 @@ fn drive(
         write_maps(sp.pid, maps)?;
     }
     parent.placed(sp.pid)?;
-    sp.chan.send(Msg::Proceed).ctx("start the container's init")?;
+    sp.chan
+        .send(Msg::Proceed)
+        .ctx("start the container's init")?;
     if child_hooks {
         let st = parent.child_hook_state(sp.pid);
         nix::sys::socket::send(sp.chan.fd(), &st, nix::sys::socket::MsgFlags::empty())
@@ -119,16 +126,26 @@ fn drive(
             }
             Some((Msg::MapRequest, _)) => {
                 write_maps(sp.pid, maps)?;
-                sp.chan.send(Msg::MapsDone).ctx("signal the container's init")?;
+                sp.chan
+                    .send(Msg::MapsDone)
+                    .ctx("signal the container's init")?;
             }
             Some((Msg::Hooks(_), _)) => {
                 parent.runtime_hooks(sp.pid)?;
-                sp.chan.send(Msg::HooksDone).ctx("signal the container's init")?;
+                sp.chan
+                    .send(Msg::HooksDone)
+                    .ctx("signal the container's init")?;
             }
             Some((Msg::Pty, fd)) => sp.pty = fd,
             Some((Msg::Ready, _)) => return Ok(()),
-            Some((Msg::Error { step, index, errno }, _)) => return Err(child_error(plan, step, index, errno)),
-            Some((m, _)) => return Err(Error::Msg(format!("unexpected message from the container's init: {m:?}"))),
+            Some((Msg::Error { step, index, errno }, _)) => {
+                return Err(child_error(plan, step, index, errno))
+            }
+            Some((m, _)) => {
+                return Err(Error::Msg(format!(
+                    "unexpected message from the container's init: {m:?}"
+                )))
+            }
             None => return Err(exited(sp.pid, "during setup")),
         }
     }
@@ -139,16 +156,26 @@ pub fn child_error(plan: &Plan, step: u32, index: u32, errno: i32) -> Error {
     match Step::from_u32(step) {
         Some(Step::ExeNotFound) => Error::Msg(describe(plan, Step::ExeNotFound, 0)),
         Some(Step::CwdEscape) => Error::Msg(describe(plan, Step::CwdEscape, 0)),
-        Some(s) => Error::Sys { what: describe(plan, s, index as usize), errno: nix::errno::Errno::from_raw(errno) },
+        Some(s) => Error::Sys {
+            what: describe(plan, s, index as usize),
+            errno: nix::errno::Errno::from_raw(errno),
+        },
         None => Error::Msg(format!("container init failed at step {step}")),
     }
 }
 
 /// The init died without a word: say how.
 pub fn exited(pid: i32, when: &str) -> Error {
-    match waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, c)) => Error::Msg(format!("container init exited {when} with status {c}")),
-        Ok(WaitStatus::Signaled(_, s, _)) => Error::Msg(format!("container init was killed {when} by {s}")),
+    match waitpid(
+        Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    ) {
+        Ok(WaitStatus::Exited(_, c)) => {
+            Error::Msg(format!("container init exited {when} with status {c}"))
+        }
+        Ok(WaitStatus::Signaled(_, s, _)) => {
+            Error::Msg(format!("container init was killed {when} by {s}"))
+        }
         _ => Error::Msg(format!("container init exited {when}")),
     }
 }

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 /// Read and parse `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec> {
     let file = bundle.join("config.json");
-    let text = std::fs::read(&file).map_err(|e| {
-        Error::Invalid(format!("{}: {e}", file.display()))
-    })?;
+    let text =
+        std::fs::read(&file).map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
     parse(&text).map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))
 }
 
@@ -32,11 +31,16 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
 /// Drop capability names the runtime does not know, with a warning; reject
 /// malformed ones.
 fn filter_capabilities(v: &mut Value) -> std::result::Result<(), String> {
-    let Some(caps) = v.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) else {
+    let Some(caps) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(Value::as_object_mut)
+    else {
         return Ok(());
     };
     for (set, list) in caps.iter_mut() {
-        let Some(list) = list.as_array_mut() else { continue };
+        let Some(list) = list.as_array_mut() else {
+            continue;
+        };
         let mut i = 0;
         while i < list.len() {
             let field = format!("process.capabilities.{set}[{i}]");
@@ -45,7 +49,9 @@ fn filter_capabilities(v: &mut Value) -> std::result::Result<(), String> {
             };
             let well_formed = name.len() > 4
                 && name.starts_with("CAP_")
-                && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
             if !well_formed {
                 return Err(format!("{field}: malformed capability name {name:?}"));
             }
@@ -67,12 +73,19 @@ pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         .as_ref()
         .ok_or_else(|| Error::Invalid("root: must be set".into()))?;
     let p = root.path();
-    let full = if p.is_absolute() { p.clone() } else { bundle.join(p) };
-    let canon = full.canonicalize().map_err(|e| {
-        Error::Invalid(format!("root.path: {}: {e}", full.display()))
-    })?;
+    let full = if p.is_absolute() {
+        p.clone()
+    } else {
+        bundle.join(p)
+    };
+    let canon = full
+        .canonicalize()
+        .map_err(|e| Error::Invalid(format!("root.path: {}: {e}", full.display())))?;
     if !canon.is_dir() {
-        return Err(Error::Invalid(format!("root.path: {} is not a directory", canon.display())));
+        return Err(Error::Invalid(format!(
+            "root.path: {} is not a directory",
+            canon.display()
+        )));
     }
     Ok(canon)
 }
@@ -96,7 +109,10 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
             return bad("process.args: must not be empty".into());
         }
         if !p.cwd().is_absolute() {
-            return bad(format!("process.cwd: {:?} must be an absolute path", p.cwd()));
+            return bad(format!(
+                "process.cwd: {:?} must be an absolute path",
+                p.cwd()
+            ));
         }
         if p.terminal().unwrap_or(false) && p.console_size().is_some() {
             // accepted; applied by the terminal code
@@ -114,12 +130,18 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         let mut seen = Vec::new();
         for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
             if seen.contains(&ns.typ()) {
-                return bad(format!("linux.namespaces[{i}]: duplicate namespace type {:?}", ns.typ()));
+                return bad(format!(
+                    "linux.namespaces[{i}]: duplicate namespace type {:?}",
+                    ns.typ()
+                ));
             }
             seen.push(ns.typ());
             if let Some(p) = ns.path() {
                 if !p.is_absolute() || !p.exists() {
-                    return bad(format!("linux.namespaces[{i}].path: {} does not exist", p.display()));
+                    return bad(format!(
+                        "linux.namespaces[{i}].path: {} does not exist",
+                        p.display()
+                    ));
                 }
             }
         }
@@ -137,12 +159,16 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         }
         for (i, p) in linux.masked_paths().iter().flatten().enumerate() {
             if !p.starts_with('/') {
-                return bad(format!("linux.maskedPaths[{i}]: {p:?} must be an absolute path"));
+                return bad(format!(
+                    "linux.maskedPaths[{i}]: {p:?} must be an absolute path"
+                ));
             }
         }
         for (i, p) in linux.readonly_paths().iter().flatten().enumerate() {
             if !p.starts_with('/') {
-                return bad(format!("linux.readonlyPaths[{i}]: {p:?} must be an absolute path"));
+                return bad(format!(
+                    "linux.readonlyPaths[{i}]: {p:?} must be an absolute path"
+                ));
             }
         }
     }
@@ -163,7 +189,10 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         for (name, list) in lists {
             for (i, h) in list.iter().flatten().enumerate() {
                 if !h.path().is_absolute() {
-                    return bad(format!("hooks.{name}[{i}].path: {:?} must be an absolute path", h.path()));
+                    return bad(format!(
+                        "hooks.{name}[{i}].path: {:?} must be an absolute path",
+                        h.path()
+                    ));
                 }
                 if h.timeout().is_some_and(|t| t <= 0) {
                     return bad(format!("hooks.{name}[{i}].timeout: must be positive"));
@@ -204,9 +233,16 @@ mod tests {
     #[test]
     fn unknown_capabilities_are_dropped_malformed_rejected() {
         let mut v = base();
-        v["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_KILL", "CAP_NOT_A_THING"]});
+        v["process"]["capabilities"] =
+            serde_json::json!({"bounding": ["CAP_KILL", "CAP_NOT_A_THING"]});
         let s = parse_v(&v).unwrap();
-        let caps = s.process().as_ref().unwrap().capabilities().as_ref().unwrap();
+        let caps = s
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
         assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
         v["process"]["capabilities"] = serde_json::json!({"effective": ["cap_kill"]});
         let e = parse_v(&v).unwrap_err();
@@ -222,14 +258,38 @@ mod tests {
             let e = validate(&s, true).unwrap_err().to_string();
             assert!(e.starts_with(want), "{e} does not start with {want}");
         };
-        check(&|v| v["process"]["args"] = serde_json::json!([]), "process.args");
+        check(
+            &|v| v["process"]["args"] = serde_json::json!([]),
+            "process.args",
+        );
         check(&|v| v["process"]["cwd"] = "rel".into(), "process.cwd");
-        check(&|v| v["mounts"] = serde_json::json!([{"destination": "x", "type": "tmpfs"}]), "mounts[0].destination");
-        check(&|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "pid"}]), "linux.namespaces[1]");
+        check(
+            &|v| v["mounts"] = serde_json::json!([{"destination": "x", "type": "tmpfs"}]),
+            "mounts[0].destination",
+        );
+        check(
+            &|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "pid"}]),
+            "linux.namespaces[1]",
+        );
         check(&|v| v["hostname"] = "h".into(), "hostname");
-        check(&|v| v["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]), "linux.uidMappings");
-        check(&|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "rel"}]}), "hooks.prestart[0].path");
-        check(&|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "net", "path": "/nonexistent/ns"}]), "linux.namespaces[0].path");
+        check(
+            &|v| {
+                v["linux"]["uidMappings"] =
+                    serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}])
+            },
+            "linux.uidMappings",
+        );
+        check(
+            &|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "rel"}]}),
+            "hooks.prestart[0].path",
+        );
+        check(
+            &|v| {
+                v["linux"]["namespaces"] =
+                    serde_json::json!([{"type": "net", "path": "/nonexistent/ns"}])
+            },
+            "linux.namespaces[0].path",
+        );
         let s = parse_v(&base()).unwrap();
         assert!(validate(&s, true).is_ok());
     }

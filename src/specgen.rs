@@ -82,16 +82,23 @@ pub fn to_tabbed(v: &Value) -> String {
 }
 
 pub fn run(bundle: &str, rootless_: bool) -> Result<()> {
-    let dir = if bundle.is_empty() { Path::new(".") } else { Path::new(bundle) };
+    let dir = if bundle.is_empty() {
+        Path::new(".")
+    } else {
+        Path::new(bundle)
+    };
     let path = dir.join("config.json");
     if path.exists() {
-        return Err(Error::Invalid("File config.json exists. Remove it first".into()));
+        return Err(Error::Invalid(
+            "File config.json exists. Remove it first".into(),
+        ));
     }
     let mut v = default_spec();
     if rootless_ {
         v = rootless(v);
     }
-    std::fs::write(&path, to_tabbed(&v)).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+    std::fs::write(&path, to_tabbed(&v))
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

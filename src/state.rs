@@ -78,7 +78,11 @@ impl State {
         OciState {
             oci_version: crate::OCI_VERSION,
             id: &self.id,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             status: status.as_str(),
             bundle: &self.bundle,
             rootfs: &self.rootfs,
@@ -115,7 +119,8 @@ impl Dir {
     /// Make a new container directory; fails if the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<Dir> {
         crate::util::validate_id(id).map_err(Error::Invalid)?;
-        std::fs::create_dir_all(root).with_ctx(|| format!("create state root {}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .with_ctx(|| format!("create state root {}", root.display()))?;
         let path = root.join(id);
         match std::fs::create_dir(&path) {
             Ok(()) => {}
@@ -140,7 +145,7 @@ impl Dir {
 
     fn lock_path(path: PathBuf) -> Result<Dir> {
         let lock = File::open(&path).with_ctx(|| format!("open {}", path.display()))?;
-        crate::sys::flock_ex(lock.as_raw_fd())
+        crate::sys::flock(lock.as_raw_fd(), libc::LOCK_EX)
             .with_ctx(|| format!("lock {}", path.display()))?;
         Ok(Dir { path, lock })
     }
@@ -150,13 +155,26 @@ impl Dir {
         self.lock.as_raw_fd()
     }
 
+    /// Let other commands at this container while we wait (foreground run).
+    pub fn unlock(&self) {
+        let _ = crate::sys::flock(self.lock.as_raw_fd(), libc::LOCK_UN);
+    }
+
+    pub fn relock(&self) -> Result<()> {
+        crate::sys::flock(self.lock.as_raw_fd(), libc::LOCK_EX)
+            .with_ctx(|| format!("lock {}", self.path.display()))
+    }
+
     pub fn fifo(&self) -> PathBuf {
         self.path.join(FIFO)
     }
 
     /// Write state.json atomically.
     pub fn save(&self, st: &State) -> Result<()> {
-        write_atomic(&self.path.join(STATE_FILE), &serde_json::to_vec(st).expect("state serializes"))
+        write_atomic(
+            &self.path.join(STATE_FILE),
+            &serde_json::to_vec(st).expect("state serializes"),
+        )
     }
 
     pub fn load(&self) -> Result<State> {
@@ -165,7 +183,10 @@ impl Dir {
 
     /// Remove the directory and everything in it.
     pub fn remove(self) -> Result<()> {
-        let r = std::fs::remove_dir_all(&self.path).with_ctx(|| format!("remove {}", self.path.display()));
+        let r = match std::fs::remove_dir_all(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r.with_ctx(|| format!("remove {}", self.path.display())),
+        };
         drop(self.lock);
         r
     }
@@ -177,10 +198,16 @@ pub fn load(dir: &Path) -> Result<State> {
     let f = dir.join(STATE_FILE);
     let data = std::fs::read(&f).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Error::Invalid(format!("container does not exist: {id}"))
         } else {
-            Error::Io { what: format!("read {}", f.display()), err: e }
+            Error::Io {
+                what: format!("read {}", f.display()),
+                err: e,
+            }
         }
     })?;
     serde_json::from_slice(&data).map_err(|e| Error::Msg(format!("{}: {e}", f.display())))
@@ -208,9 +235,11 @@ pub fn status(dir: &Path, st: &State, frozen: impl FnOnce() -> bool) -> Status {
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).with_ctx(|| format!("create {}", tmp.display()))?;
-    f.write_all(data).with_ctx(|| format!("write {}", tmp.display()))?;
+    f.write_all(data)
+        .with_ctx(|| format!("write {}", tmp.display()))?;
     drop(f);
-    std::fs::rename(&tmp, path).with_ctx(|| format!("rename {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_ctx(|| format!("rename {} to {}", tmp.display(), path.display()))
 }
 
 /// Ids of all containers under `root`, sorted.
@@ -242,7 +271,10 @@ mod tests {
     fn dir_lifecycle_and_duplicate_id() {
         let root = std::env::temp_dir().join(format!("husk-state-test-{}", std::process::id()));
         let d = Dir::create(&root, "abc").unwrap();
-        assert!(Dir::create(&root, "abc").unwrap_err().to_string().contains("exists"));
+        assert!(Dir::create(&root, "abc")
+            .unwrap_err()
+            .to_string()
+            .contains("exists"));
         assert!(Dir::create(&root, "../x").is_err());
         let st = State {
             id: "abc".into(),

@@ -75,7 +75,11 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
             .map(|m| {
                 format!(
                     "{} on {} (mounts[{}])",
-                    if m.fstype.is_empty() { s(&m.source) } else { s(&m.fstype) },
+                    if m.fstype.is_empty() {
+                        s(&m.source)
+                    } else {
+                        s(&m.fstype)
+                    },
                     m.dest.display,
                     m.index
                 )
@@ -103,7 +107,10 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::MountSetattr => format!("set recursive attributes of {}", mount()),
         Step::Device => format!(
             "create device {}",
-            plan.devices.get(i).map(|d| d.path.display.clone()).unwrap_or_default()
+            plan.devices
+                .get(i)
+                .map(|d| d.path.display.clone())
+                .unwrap_or_default()
         ),
         Step::DevLink => "create the /dev symlinks".into(),
         Step::CreateContainerHook => format!("run hooks.createContainer[{i}]"),

@@ -29,7 +29,11 @@ pub enum Msg {
     Ready,
     Start,
     /// `step` is a `Step`, `index` the entry in that step's list.
-    Error { step: u32, index: u32, errno: i32 },
+    Error {
+        step: u32,
+        index: u32,
+        errno: i32,
+    },
 }
 
 impl Msg {
@@ -69,7 +73,11 @@ impl Msg {
             7 => Msg::Pty,
             8 => Msg::Ready,
             9 => Msg::Start,
-            10 => Msg::Error { step: w(4), index: w(8), errno: w(12) as i32 },
+            10 => Msg::Error {
+                step: w(4),
+                index: w(8),
+                errno: w(12) as i32,
+            },
             _ => return None,
         })
     }
@@ -109,7 +117,9 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        Msg::decode(&buf[..n]).map(|m| Some((m, fd))).ok_or(Errno::EPROTO)
+        Msg::decode(&buf[..n])
+            .map(|m| Some((m, fd)))
+            .ok_or(Errno::EPROTO)
     }
 }
 
@@ -129,7 +139,11 @@ mod tests {
             Msg::Pty,
             Msg::Ready,
             Msg::Start,
-            Msg::Error { step: 7, index: 2, errno: 13 },
+            Msg::Error {
+                step: 7,
+                index: 2,
+                errno: 13,
+            },
         ];
         for m in all {
             assert_eq!(Msg::decode(&m.encode()), Some(m));

@@ -48,7 +48,12 @@ pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): open `path` below `dirfd` with `resolve` restrictions.
-pub fn openat2(dirfd: RawFd, path: &CStr, flags: libc::c_int, resolve: u64) -> Result<OwnedFd, Errno> {
+pub fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
@@ -88,7 +93,15 @@ pub fn exit_now(code: i32) -> ! {
 /// prctl(2) with integer arguments.
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<libc::c_int, Errno> {
     // SAFETY: the options husk uses take integers, no pointers.
-    let ret = unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    let ret = unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
     check(ret as libc::c_long).map(|r| r as libc::c_int)
 }
 
@@ -145,7 +158,12 @@ pub fn ioctl_ptr_int(fd: RawFd, req: libc::c_ulong, val: &mut libc::c_int) -> Re
 }
 
 /// mknod(2) for devices.
-pub fn mknodat(dirfd: RawFd, path: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> Result<(), Errno> {
+pub fn mknodat(
+    dirfd: RawFd,
+    path: &CStr,
+    mode: libc::mode_t,
+    dev: libc::dev_t,
+) -> Result<(), Errno> {
     // SAFETY: `path` is NUL-terminated.
     let ret = unsafe { libc::mknodat(dirfd, path.as_ptr(), mode, dev) };
     check(ret as libc::c_long).map(drop)
@@ -153,7 +171,10 @@ pub fn mknodat(dirfd: RawFd, path: &CStr, mode: libc::mode_t, dev: libc::dev_t) 
 
 /// setrlimit(2) for one resource.
 pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
-    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: `lim` is a valid rlimit.
     let ret = unsafe { libc::setrlimit(resource as _, &lim) };
     check(ret as libc::c_long).map(drop)
@@ -185,7 +206,12 @@ pub fn umask(mask: u32) {
 }
 
 /// mount_setattr(2) with AT_RECURSIVE for the recursive mount options.
-pub fn mount_setattr_recursive(path: &CStr, set: u64, clr: u64, propagation: u64) -> Result<(), Errno> {
+pub fn mount_setattr_recursive(
+    path: &CStr,
+    set: u64,
+    clr: u64,
+    propagation: u64,
+) -> Result<(), Errno> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -193,7 +219,12 @@ pub fn mount_setattr_recursive(path: &CStr, set: u64, clr: u64, propagation: u64
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation,
+        userns_fd: 0,
+    };
     // SAFETY: `attr` lives across the call and its size is passed.
     let ret = unsafe {
         libc::syscall(
@@ -225,7 +256,10 @@ pub fn send_with_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> Result<(), E
     #[repr(C, align(8))]
     struct Cbuf([u8; 24]);
     let mut cbuf = Cbuf([0; 24]);
-    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut _,
+        iov_len: data.len(),
+    };
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -262,7 +296,10 @@ pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedF
     #[repr(C, align(8))]
     struct Cbuf([u8; 24]);
     let mut cbuf = Cbuf([0; 24]);
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: msghdr is plain data; zeroed is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -284,7 +321,8 @@ pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedF
     // SAFETY: the kernel filled msg_control; CMSG_FIRSTHDR checks its length.
     unsafe {
         let c = libc::CMSG_FIRSTHDR(&msg);
-        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS
+        {
             let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
             fd = Some(OwnedFd::from_raw_fd(raw));
         }
@@ -323,11 +361,11 @@ pub fn dup2(old: RawFd, new: RawFd) -> Result<(), Errno> {
     check(ret as libc::c_long).map(drop)
 }
 
-/// flock(LOCK_EX) on a descriptor the caller keeps open.
-pub fn flock_ex(fd: RawFd) -> Result<(), Errno> {
+/// flock(2) on a descriptor the caller keeps open.
+pub fn flock(fd: RawFd, op: libc::c_int) -> Result<(), Errno> {
     loop {
         // SAFETY: integer arguments.
-        let ret = unsafe { libc::flock(fd, libc::LOCK_EX) };
+        let ret = unsafe { libc::flock(fd, op) };
         match check(ret as libc::c_long) {
             Err(Errno::EINTR) => continue,
             r => return r.map(drop),
