@@ -328,7 +328,7 @@ mod tests {
         let first = t.lines().next().unwrap();
         assert!(
             first.starts_with(
-                "ID          PID         STATUS      BUNDLE                      CREATED     OWNER"
+                "ID          PID         STATUS      BUNDLE                     CREATED     OWNER"
             ),
             "{t}"
         );

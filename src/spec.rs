@@ -286,7 +286,7 @@ mod tests {
         check(
             &|v| {
                 v["linux"]["namespaces"] =
-                    serde_json::json!([{"type": "net", "path": "/nonexistent/ns"}])
+                    serde_json::json!([{"type": "network", "path": "/nonexistent/ns"}])
             },
             "linux.namespaces[0].path",
         );

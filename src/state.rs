@@ -94,6 +94,7 @@ impl State {
 }
 
 /// A container's directory, locked for the lifetime of this value.
+#[derive(Debug)]
 pub struct Dir {
     pub path: PathBuf,
     lock: File,
