@@ -238,7 +238,8 @@ pub fn apply_sets(effective: u64, permitted: u64, inheritable: u64) -> Result<()
 }
 
 /// Clears the ambient set, then raises every capability in `mask` (up to
-/// `last_cap`).  Each must already be permitted and inheritable.  Child side,
+/// `last_cap`).  One that is not both permitted and inheritable is skipped,
+/// as runc does (it only warns).  Child side,
 /// async-signal-safe.  With an empty mask on a kernel without ambient
 /// capabilities (< 4.3) this is a no-op.
 pub fn apply_ambient(mask: u64, last_cap: u32) -> Result<(), ApplyError> {
@@ -253,7 +254,10 @@ pub fn apply_ambient(mask: u64, last_cap: u32) -> Result<(), ApplyError> {
     };
     for cap in 0..=last_cap.min(63) {
         if mask & (1 << cap) != 0 {
-            prctl(amb, raise, cap as c_ulong).map_err(fail("PR_CAP_AMBIENT_RAISE", Some(cap)))?;
+            match prctl(amb, raise, cap as c_ulong) {
+                Ok(_) | Err(Errno::EPERM) => {}
+                Err(e) => return Err(fail("PR_CAP_AMBIENT_RAISE", Some(cap))(e)),
+            }
         }
     }
     Ok(())

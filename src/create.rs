@@ -161,6 +161,13 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         _ => None,
     };
 
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let listener = match seccomp.and_then(|s| s.listener_path().as_ref()) {
+        Some(p) => Some(std::os::unix::net::UnixStream::connect(p).map_err(|e| {
+            Error::Invalid(format!("linux.seccomp.listenerPath: {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
     let dir = Dir::create(root, &a.id)?;
     let cgroup = Some(crate::cgroups::for_spec(&spec, &a.id)?);
     let mut c = Creating {
@@ -201,6 +208,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         fifo,
         cgroup_binds: cgroup_binds(c.cgroup.as_deref()),
+        confine: crate::confine::build(&spec, &seccomp_cache(root))?,
     })?;
     plan.parent_fds.push(c.dir.as_ref().expect("dir").lock_fd());
     let maps = id_maps(&spec);
@@ -216,6 +224,25 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
             return fail(
                 Error::Sys {
                     what: "send the pty to --console-socket".into(),
+                    errno: e,
+                },
+                sp.pid,
+            );
+        }
+    }
+    if let (Some(fd), Some(sock)) = (&sp.seccomp_fd, &listener) {
+        let msg = serde_json::json!({
+            "ociVersion": crate::OCI_VERSION,
+            "fds": ["seccompFd"],
+            "pid": sp.pid,
+            "metadata": seccomp.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+            "state": c.st.oci(Status::Creating),
+        });
+        let data = serde_json::to_vec(&msg).expect("serializes");
+        if let Err(e) = crate::sys::send_with_fd(sock.as_raw_fd(), &data, Some(fd.as_raw_fd())) {
+            return fail(
+                Error::Sys {
+                    what: "send the seccomp fd to linux.seccomp.listenerPath".into(),
                     errno: e,
                 },
                 sp.pid,
@@ -252,6 +279,16 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
             Ok(code)
         }
     }
+}
+
+/// The compiled-seccomp cache: private to root, beside the state dirs.
+fn seccomp_cache(root: &Path) -> PathBuf {
+    let d = root.join(".seccomp-cache");
+    if !d.exists() {
+        let _ = std::fs::create_dir_all(&d);
+        let _ = std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    }
+    d
 }
 
 fn make_fifo(dir: &Dir) -> Result<OwnedFd> {

@@ -94,7 +94,7 @@ pub fn borrow(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
-fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     let f = nix::fcntl::open(
         path,
         nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -195,9 +195,27 @@ fn terminal(chan: &Channel) -> CResult<()> {
     Ok(())
 }
 
+/// Load the seccomp filter; a listener fd goes to the parent.
+fn load_seccomp(plan: &Plan, chan: &Channel) -> CResult<()> {
+    if let Some(p) = &plan.confine.seccomp {
+        let listener = crate::seccomp::load(p).at(Step::Seccomp, 0)?;
+        if let Some(fd) = listener {
+            chan.send_fd(Msg::SeccompFd, fd)
+                .at(Step::SeccompListener, 0)?;
+            let _ = nix::unistd::close(fd);
+        }
+    }
+    Ok(())
+}
+
+fn caps_err(e: crate::caps::ApplyError) -> (Step, usize, Errno) {
+    (Step::Caps, e.cap.unwrap_or(0) as usize, e.errno)
+}
+
 fn identity(plan: &Plan) -> CResult<()> {
-    if plan.no_new_privs {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).at(Step::NoNewPrivs, 0)?;
+    let caps = plan.confine.caps;
+    if let Some(c) = caps {
+        crate::caps::apply_bounding(c.bounding, plan.confine.last_cap).map_err(caps_err)?;
     }
     match sys::setgroups(&plan.groups) {
         // Denied in a user namespace with setgroups "deny": fine without groups.
@@ -208,6 +226,10 @@ fn identity(plan: &Plan) -> CResult<()> {
     sys::setresgid(plan.gid).at(Step::Setgid, 0)?;
     sys::setresuid(plan.uid).at(Step::Setuid, 0)?;
     sys::prctl(libc::PR_SET_KEEPCAPS, 0).at(Step::Setuid, 0)?;
+    if let Some(c) = caps {
+        crate::caps::apply_sets(c.effective, c.permitted, c.inheritable).map_err(caps_err)?;
+        crate::caps::apply_ambient(c.ambient, plan.confine.last_cap).map_err(caps_err)?;
+    }
     Ok(())
 }
 
@@ -306,12 +328,26 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         sys::setrlimit(res, soft, hard).at(Step::Rlimit, i)?;
     }
     let exe = find_exe(plan)?;
+    crate::confine::apply_privileged(&plan.confine).map_err(|(s, e)| (s, 0, e))?;
+    if plan.no_new_privs {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).at(Step::NoNewPrivs, 0)?;
+    }
+    // Without no_new_privs, loading needs CAP_SYS_ADMIN: before dropping it.
+    let seccomp_now =
+        plan.confine.seccomp_early || plan.confine.seccomp.as_ref().is_some_and(|p| p.notify);
+    if plan.confine.seccomp_early {
+        load_seccomp(plan, chan)?;
+    }
     identity(plan)?;
     nix::unistd::chdir(plan.cwd.as_c_str()).at(Step::Cwd, 0)?;
     if !sys::cwd_is_reachable() {
         return Err((Step::CwdEscape, 0, Errno::EPERM));
     }
     sys::umask(plan.umask.unwrap_or(0o022));
+    // A notify listener must reach the parent, which `create` leaves at Ready.
+    if !plan.confine.seccomp_early && seccomp_now {
+        load_seccomp(plan, chan)?;
+    }
     chan.send(Msg::Ready).at(Step::Channel, 0)?;
 
     // The gate: `start` (exec.fifo) or the parent of `run` (a message).
@@ -333,6 +369,13 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         run_hook(h, state).at(Step::StartContainerHook, i)?;
     }
     sys::cloexec_from(3 + plan.preserve_fds).at(Step::Cloexec, 0)?;
+    if let Some(set) = &plan.confine.affinity_final {
+        sys::sched_setaffinity(set).at(Step::Scheduler, 0)?;
+    }
+    // Otherwise as late as possible: only execve remains to be allowed.
+    if !seccomp_now {
+        load_seccomp(plan, chan)?;
+    }
     let argv: Vec<*const libc::c_char> = plan
         .argv
         .iter()

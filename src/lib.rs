@@ -9,6 +9,7 @@ pub mod caps;
 pub mod cgroup;
 pub mod cgroups;
 pub mod cli;
+pub mod confine;
 pub mod container;
 pub mod create;
 pub mod error;

@@ -149,6 +149,7 @@ pub struct Plan {
     pub runtime_hooks: bool,
     /// The parent's own descriptors (the state lock): closed first thing in the child.
     pub parent_fds: Vec<std::os::fd::RawFd>,
+    pub confine: crate::confine::Confinement,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -190,6 +191,7 @@ pub struct Inputs<'a> {
     pub preserve_fds: u32,
     pub fifo: Option<OwnedFd>,
     pub cgroup_binds: CgroupBinds,
+    pub confine: crate::confine::Confinement,
 }
 
 /// Build the plan. Errors name the config field.
@@ -523,6 +525,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         start_container_hooks: child_hooks(hooks.start_container()),
         keyring: !inp.no_new_keyring,
         parent_fds: Vec::new(),
+        confine: inp.confine,
         runtime_hooks: hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
             || hooks
                 .create_runtime()

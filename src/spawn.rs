@@ -29,6 +29,8 @@ pub struct Spawned {
     pub pid: i32,
     pub chan: Channel,
     pub pty: Option<OwnedFd>,
+    /// The seccomp notify listener, for linux.seccomp.listenerPath.
+    pub seccomp_fd: Option<OwnedFd>,
 }
 
 pub struct IdMaps {
@@ -78,6 +80,7 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
         pid,
         chan: pchan,
         pty: None,
+        seccomp_fd: None,
     };
     let mut middle = None;
     match drive(plan, maps, parent, &mut sp, &mut middle, child_hooks) {
@@ -137,6 +140,7 @@ fn drive(
                     .ctx("signal the container's init")?;
             }
             Some((Msg::Pty, fd)) => sp.pty = fd,
+            Some((Msg::SeccompFd, fd)) => sp.seccomp_fd = fd,
             Some((Msg::Ready, _)) => return Ok(()),
             Some((Msg::Error { step, index, errno }, _)) => {
                 return Err(child_error(plan, step, index, errno))

@@ -61,6 +61,8 @@ steps! {
     Personality = 42,
     Scheduler = 43,
     IoPriority = 44,
+    Lsm = 45,
+    SeccompListener = 46,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -150,5 +152,7 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::Personality => "set linux.personality".into(),
         Step::Scheduler => "set process.scheduler".into(),
         Step::IoPriority => "set process.ioPriority".into(),
+        Step::Lsm => "set the LSM label (process.apparmorProfile / process.selinuxLabel)".into(),
+        Step::SeccompListener => "send the seccomp listener fd (linux.seccomp.listenerPath)".into(),
     }
 }

@@ -26,6 +26,7 @@ pub enum Msg {
     Hooks(u32),
     HooksDone,
     Pty,
+    SeccompFd,
     Ready,
     Start,
     /// `step` is a `Step`, `index` the entry in that step's list.
@@ -46,6 +47,7 @@ impl Msg {
             Msg::Hooks(k) => (5, k, 0, 0),
             Msg::HooksDone => (6, 0, 0, 0),
             Msg::Pty => (7, 0, 0, 0),
+            Msg::SeccompFd => (11, 0, 0, 0),
             Msg::Ready => (8, 0, 0, 0),
             Msg::Start => (9, 0, 0, 0),
             Msg::Error { step, index, errno } => (10, step, index, errno),
@@ -71,6 +73,7 @@ impl Msg {
             5 => Msg::Hooks(w(4)),
             6 => Msg::HooksDone,
             7 => Msg::Pty,
+            11 => Msg::SeccompFd,
             8 => Msg::Ready,
             9 => Msg::Start,
             10 => Msg::Error {
@@ -137,6 +140,7 @@ mod tests {
             Msg::Hooks(3),
             Msg::HooksDone,
             Msg::Pty,
+            Msg::SeccompFd,
             Msg::Ready,
             Msg::Start,
             Msg::Error {

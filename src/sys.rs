@@ -372,3 +372,61 @@ pub fn flock(fd: RawFd, op: libc::c_int) -> Result<(), Errno> {
         }
     }
 }
+
+/// struct sched_attr (linux/sched/types.h).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr(a: &SchedAttr) -> Result<(), Errno> {
+    // SAFETY: `a` is a valid sched_attr with its size set.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, a as *const SchedAttr, 0) }).map(drop)
+}
+
+/// personality(2).
+pub fn personality(p: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: integer argument.
+    check(unsafe { libc::personality(p) } as libc::c_long).map(drop)
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, prio).
+pub fn ioprio_set(prio: i32) -> Result<(), Errno> {
+    // SAFETY: integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) }).map(drop)
+}
+
+/// sched_setaffinity(2) for the calling thread.
+pub fn sched_setaffinity(set: &libc::cpu_set_t) -> Result<(), Errno> {
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    check(
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) }
+            as libc::c_long,
+    )
+    .map(drop)
+}
+
+/// set_mempolicy(2).
+pub fn set_mempolicy(mode: i32, nodes: &[libc::c_ulong]) -> Result<(), Errno> {
+    let maxnode = if mode & 0xff == 0 || mode & 0xff == 4 {
+        0
+    } else {
+        nodes.len() * 64
+    };
+    let ptr = if maxnode == 0 {
+        std::ptr::null()
+    } else {
+        nodes.as_ptr()
+    };
+    // SAFETY: `nodes` holds maxnode bits (or is NULL with 0).
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }).map(drop)
+}
