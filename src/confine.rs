@@ -66,6 +66,12 @@ pub fn cpu_set(list: &str, field: &str) -> Result<libc::cpu_set_t> {
     Ok(set)
 }
 
+/// Is CPU `c` in `set`?
+pub fn cpu_isset(c: usize, set: &libc::cpu_set_t) -> bool {
+    // SAFETY: CPU_ISSET only reads the set; c is bounds-checked by libc's macro.
+    c < libc::CPU_SETSIZE as usize && unsafe { libc::CPU_ISSET(c, set) }
+}
+
 /// Parse a NUMA node list into a nodemask of words.
 fn node_mask(list: &str, field: &str) -> Result<Vec<libc::c_ulong>> {
     let mut words = vec![0 as libc::c_ulong; 16];
@@ -281,8 +287,8 @@ mod tests {
     #[test]
     fn cpu_lists() {
         let s = cpu_set("0-2,5", "f").unwrap();
-        assert!(libc::CPU_ISSET(0, &s) && libc::CPU_ISSET(2, &s) && libc::CPU_ISSET(5, &s));
-        assert!(!libc::CPU_ISSET(3, &s));
+        assert!(cpu_isset(0, &s) && cpu_isset(2, &s) && cpu_isset(5, &s));
+        assert!(!cpu_isset(3, &s));
         assert!(cpu_set("3-1", "f").is_err());
         assert!(cpu_set("x", "process.execCPUAffinity.initial")
             .unwrap_err()
