@@ -114,4 +114,6 @@ pub enum Command {
     },
     /// show the enabled features
     Features,
+    /// execute new process inside the container
+    Exec(crate::exec::ExecArgs),
 }

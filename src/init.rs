@@ -278,8 +278,10 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     if plan.new_cgroupns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).at(Step::Unshare, 0)?;
     }
-    nix::unistd::setsid().at(Step::Setsid, 0)?;
-    if plan.keyring {
+    if !plan.exec || plan.terminal {
+        nix::unistd::setsid().at(Step::Setsid, 0)?;
+    }
+    if plan.keyring && !plan.exec {
         match sys::join_session_keyring() {
             Ok(()) | Err(Errno::ENOSYS) | Err(Errno::EACCES) | Err(Errno::EPERM) => {}
             Err(e) => return Err((Step::Keyring, 0, e)),
@@ -287,7 +289,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     }
     sys::umask(0);
 
-    if plan.new_mount {
+    if plan.exec {
+        // setns(CLONE_NEWNS) already put root and cwd at the container's root.
+    } else if plan.new_mount {
         let root = rootfs::prepare(plan)?;
         rootfs::mounts(plan, root.as_raw_fd())?;
         rootfs::devices(plan, root.as_raw_fd())?;

@@ -13,6 +13,7 @@ pub mod confine;
 pub mod container;
 pub mod create;
 pub mod error;
+pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;

@@ -27,6 +27,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             container::kill(root, &id, signal.as_deref(), all).map(|_| 0)
         }
         Command::Delete { force, id } => container::delete(root, &id, force).map(|_| 0),
+        Command::Exec(a) => husk::exec::exec(root, &a),
         Command::Features => {
             println!(
                 "{}",

@@ -150,6 +150,8 @@ pub struct Plan {
     /// The parent's own descriptors (the state lock): closed first thing in the child.
     pub parent_fds: Vec<std::os::fd::RawFd>,
     pub confine: crate::confine::Confinement,
+    /// `husk exec`: join the container; no rootfs, hostname or sysctl work.
+    pub exec: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -526,6 +528,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         keyring: !inp.no_new_keyring,
         parent_fds: Vec::new(),
         confine: inp.confine,
+        exec: false,
         runtime_hooks: hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
             || hooks
                 .create_runtime()

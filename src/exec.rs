@@ -1,0 +1,326 @@
+//! `husk exec`: run another process inside a running container. The new
+//! process joins every namespace of the container's init (with the extra
+//! fork a pid or time namespace needs), its cgroups, and takes the
+//! container's seccomp filter, capabilities and LSM label unless the
+//! process JSON or flags say otherwise.
+
+use crate::error::{Context, Error, Result};
+use crate::plan;
+use crate::spawn::{self, IdMaps, Parent};
+use crate::state::{State, Status};
+use crate::sync::Msg;
+use oci_spec::runtime::{Process, Spec};
+use serde_json::{json, Value};
+use std::path::Path;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ExecArgs {
+    /// path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<String>,
+    /// current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// path to the process.json
+    #[arg(short = 'p', long)]
+    pub process: Option<String>,
+    /// detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<String>,
+    /// set the asm process label for the process commonly used with selinux
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// set the apparmor profile for the process
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// add a capability to the bounding set for the process
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// pass N additional file descriptors to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// run the process in an (existing) sub-cgroup(s)
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    pub id: String,
+    /// the command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// The process to run: `--process FILE` or the container's process with
+/// the command line's args and flags over it.
+pub fn process_json(base: &Value, a: &ExecArgs) -> Result<Value> {
+    if let Some(f) = &a.process {
+        let text = std::fs::read(f).map_err(|e| Error::Invalid(format!("--process {f}: {e}")))?;
+        let v: Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::Invalid(format!("--process {f}: {e}")))?;
+        serde_json::from_value::<Process>(v.clone())
+            .map_err(|e| Error::Invalid(format!("--process {f}: {e}")))?;
+        return Ok(v);
+    }
+    if a.command.is_empty() {
+        return Err(Error::Invalid(
+            "exec: no command given (arguments or --process)".into(),
+        ));
+    }
+    let mut p = base.clone();
+    if !p.is_object() {
+        p = json!({"cwd": "/", "user": {"uid": 0, "gid": 0}});
+    }
+    p["args"] = json!(a.command);
+    p["terminal"] = json!(a.tty);
+    if let Some(c) = &a.cwd {
+        p["cwd"] = json!(c);
+    }
+    if !a.env.is_empty() {
+        let mut env: Vec<Value> = p["env"].as_array().cloned().unwrap_or_default();
+        for e in &a.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.as_str().and_then(|s| s.split('=').next()) != Some(key));
+            env.push(json!(e));
+        }
+        p["env"] = Value::Array(env);
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = u.split_once(':').unwrap_or((u.as_str(), "0"));
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| Error::Invalid(format!("--user {u}: uid must be a number")))?;
+        let gid: u32 = gid
+            .parse()
+            .map_err(|_| Error::Invalid(format!("--user {u}: gid must be a number")))?;
+        p["user"]["uid"] = json!(uid);
+        p["user"]["gid"] = json!(gid);
+    }
+    if !a.additional_gids.is_empty() {
+        p["user"]["additionalGids"] = json!(a.additional_gids);
+    }
+    if a.no_new_privs {
+        p["noNewPrivileges"] = json!(true);
+    }
+    if let Some(l) = &a.apparmor {
+        p["apparmorProfile"] = json!(l);
+    }
+    if let Some(l) = &a.process_label {
+        p["selinuxLabel"] = json!(l);
+    }
+    for c in &a.cap {
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            let list = p["capabilities"][set]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !list.iter().any(|x| x == c) {
+                let mut list = list;
+                list.push(json!(c));
+                p["capabilities"][set] = Value::Array(list);
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// The container's config, turned into one that joins its namespaces.
+fn exec_spec(st: &State, process: Value) -> Result<Spec> {
+    let mut cfg = st.config.clone();
+    cfg["process"] = process;
+    let types: Vec<String> = cfg["linux"]["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["type"].as_str().map(String::from))
+        .collect();
+    let mut joins = Vec::new();
+    for t in types {
+        let file = match t.as_str() {
+            "mount" => "mnt",
+            "network" => "net",
+            "cgroup" => "cgroup",
+            other => other,
+        };
+        let path = format!("/proc/{}/ns/{file}", st.pid);
+        // Skip namespaces the init shares with us (nothing to join).
+        let same = std::fs::read_link(&path).ok()
+            == std::fs::read_link(format!("/proc/self/ns/{file}")).ok();
+        if !same {
+            joins.push(json!({"type": t, "path": path}));
+        }
+    }
+    cfg["linux"]["namespaces"] = Value::Array(joins);
+    for k in [
+        "uidMappings",
+        "gidMappings",
+        "sysctl",
+        "maskedPaths",
+        "readonlyPaths",
+        "devices",
+        "timeOffsets",
+        "rootfsPropagation",
+    ] {
+        if let Some(o) = cfg["linux"].as_object_mut() {
+            o.remove(k);
+        }
+    }
+    if let Some(o) = cfg.as_object_mut() {
+        for k in ["mounts", "hooks", "hostname", "domainname"] {
+            o.remove(k);
+        }
+    }
+    let text = serde_json::to_vec(&cfg).expect("serializes");
+    crate::spec::parse(&text).map_err(Error::Invalid)
+}
+
+struct Joining<'a> {
+    st: &'a State,
+}
+
+impl Parent for Joining<'_> {
+    fn placed(&mut self, pid: i32) -> Result<()> {
+        if let Some(cg) = crate::cgroups::reopen(self.st) {
+            cg.add_task(pid)
+                .map_err(|e| Error::Msg(format!("join the container's cgroup: {e}")))?;
+        }
+        Ok(())
+    }
+    fn repid(&mut self, _pid: i32) -> Result<()> {
+        Ok(())
+    }
+    fn runtime_hooks(&mut self, _pid: i32) -> Result<()> {
+        Ok(())
+    }
+    fn child_hook_state(&self, _pid: i32) -> Vec<u8> {
+        Vec::new()
+    }
+}
+
+pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    let (st, status) = crate::container::load(root, &a.id)?;
+    match status {
+        Status::Running | Status::Created => {}
+        Status::Paused if a.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::Invalid(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ))
+        }
+        s => {
+            return Err(Error::Invalid(format!(
+                "cannot exec in a {} container",
+                s.as_str()
+            )))
+        }
+    }
+    let process = process_json(&st.config["process"], a)?;
+    let terminal = process["terminal"].as_bool().unwrap_or(false);
+    let console = match (&a.console_socket, terminal) {
+        (Some(p), true) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| Error::Invalid(format!("--console-socket {p}: {e}")))?,
+        ),
+        (None, true) if a.detach => {
+            return Err(Error::Invalid(
+                "cannot allocate tty if husk will detach without setting console socket".into(),
+            ))
+        }
+        _ => None,
+    };
+    let spec = exec_spec(&st, process)?;
+    let rootfs = Path::new(&st.rootfs);
+    let cache = root.join(".seccomp-cache");
+    let mut plan = plan::build(plan::Inputs {
+        spec: &spec,
+        bundle: Path::new(&st.bundle),
+        rootfs,
+        no_pivot: false,
+        no_new_keyring: true,
+        preserve_fds: a.preserve_fds,
+        fifo: None,
+        cgroup_binds: Vec::new(),
+        confine: crate::confine::build(&spec, &cache)?,
+    })?;
+    plan.exec = true;
+    // Joining a pid (or time) namespace takes an extra fork.
+    plan.need_fork = plan
+        .joins
+        .iter()
+        .any(|j| j.1 == libc::CLONE_NEWPID || j.1 == libc::CLONE_NEWTIME);
+    let mut parent = Joining { st: &st };
+    let signals = if a.detach {
+        None
+    } else {
+        Some(crate::runwait::block_signals()?)
+    };
+    let mut sp = spawn::spawn(
+        &plan,
+        &IdMaps {
+            uid: String::new(),
+            gid: String::new(),
+        },
+        &mut parent,
+    )?;
+    if let (Some(pty), Some(sock)) = (&sp.pty, &console) {
+        use std::os::fd::AsRawFd;
+        if let Err(e) =
+            crate::sys::send_with_fd(sock.as_raw_fd(), b"/dev/ptmx", Some(pty.as_raw_fd()))
+        {
+            spawn::kill_and_reap(sp.pid);
+            return Err(Error::Sys {
+                what: "send the pty to --console-socket".into(),
+                errno: e,
+            });
+        }
+    }
+    if let Some(p) = &a.pid_file {
+        if let Err(e) = crate::create::write_pid_file(p, sp.pid) {
+            spawn::kill_and_reap(sp.pid);
+            return Err(e);
+        }
+    }
+    sp.chan.send(Msg::Start).ctx("start the process")?;
+    match sp.chan.recv() {
+        Ok(None) => {}
+        Ok(Some((Msg::Error { step, index, errno }, _))) => {
+            spawn::kill_and_reap(sp.pid);
+            return Err(spawn::child_error(&plan, step, index, errno));
+        }
+        other => {
+            spawn::kill_and_reap(sp.pid);
+            return Err(Error::Msg(format!(
+                "exec: unexpected answer from the process: {other:?}"
+            )));
+        }
+    }
+    match signals {
+        None => Ok(0),
+        Some(sigs) => {
+            let pty = if console.is_some() {
+                None
+            } else {
+                sp.pty.take()
+            };
+            crate::runwait::wait(sp.pid, sigs, pty)
+        }
+    }
+}
