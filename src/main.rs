@@ -7,6 +7,16 @@ use husk::error::Error;
 use husk::{container, log, specgen};
 use std::path::Path;
 
+struct ExecFailed(Box<Error>);
+
+impl From<ExecFailed> for Error {
+    fn from(e: ExecFailed) -> Error {
+        Error::Msg(format!("{EXEC_PREFIX}{}", e.0))
+    }
+}
+
+const EXEC_PREFIX: &str = "exec failed: ";
+
 fn run(cli: Cli) -> Result<i32, Error> {
     let root = Path::new(&cli.root);
     let Some(cmd) = cli.command else {
@@ -27,7 +37,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
             container::kill(root, &id, signal.as_deref(), all).map(|_| 0)
         }
         Command::Delete { force, id } => container::delete(root, &id, force).map(|_| 0),
-        Command::Exec(a) => husk::exec::exec(root, &a),
+        // runc prefixes exec errors and exits 255 for them.
+        Command::Exec(a) => husk::exec::exec(root, &a).map_err(|e| ExecFailed(Box::new(e)).into()),
         Command::Features => {
             println!(
                 "{}",
@@ -68,7 +79,7 @@ fn main() {
             if !log::to_stderr() {
                 eprintln!("{msg}");
             }
-            std::process::exit(1);
+            std::process::exit(if msg.starts_with(EXEC_PREFIX) { 255 } else { 1 });
         }
     }
 }
