@@ -123,8 +123,18 @@ impl Mounts {
                 continue;
             }
             let (dev, root, mount_point) = (l[2], unescape(l[3]), PathBuf::from(unescape(l[4])));
+            // A later mount on (or above) a mount point hides what was there,
+            // e.g. a tmpfs over /sys/fs/cgroup/unified in a private namespace.
+            if out
+                .v2
+                .as_ref()
+                .is_some_and(|m| m.mount_point.starts_with(&mount_point))
+            {
+                out.v2 = None;
+            }
+            out.v1.retain(|m| !m.mount_point.starts_with(&mount_point));
             match r[0] {
-                "cgroup2" if out.v2.is_none() => {
+                "cgroup2" => {
                     out.v2 = Some(Mount {
                         mount_point,
                         root,

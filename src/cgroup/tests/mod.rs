@@ -279,3 +279,15 @@ fn hybrid_unified_goes_to_unified_dir() {
     unfake(&*cg);
     cg.destroy().unwrap();
 }
+
+#[test]
+fn a_mount_over_a_cgroup_mount_point_hides_it() {
+    let mi = "\
+30 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+31 25 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+90 31 0:60 / /sys/fs/cgroup/unified rw - tmpfs none rw
+";
+    let m = Mounts::parse(mi);
+    assert!(m.v2.is_none());
+    assert_eq!(m.v1.len(), 1);
+}
