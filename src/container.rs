@@ -83,8 +83,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&fifo_path);
-    let spec: oci_spec::runtime::Spec =
-        serde_json::from_value(st.config.clone()).map_err(|e| Error::Msg(e.to_string()))?;
+    let spec: oci_spec::runtime::Spec = crate::spec::from_state(&st.config).map_err(Error::Msg)?;
     let json = serde_json::to_vec(&st.oci(Status::Running)).expect("state serializes");
     if let Err(e) = crate::hooks::run(
         "poststart",

@@ -364,7 +364,7 @@ fn run_started(plan: &Plan, sp: &mut spawn::Spawned, c: &Creating, detach: bool)
 
 /// Run poststop hooks (failures are warnings, as the spec says).
 pub fn poststop(st: &State, _dir: &Path) {
-    let Ok(spec) = serde_json::from_value::<Spec>(st.config.clone()) else {
+    let Ok(spec) = crate::spec::from_state(&st.config) else {
         return;
     };
     let json = serde_json::to_vec(&st.oci(Status::Stopped)).expect("state serializes");

@@ -9,7 +9,7 @@ use crate::plan;
 use crate::spawn::{self, IdMaps, Parent};
 use crate::state::{State, Status};
 use crate::sync::Msg;
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -75,8 +75,6 @@ pub fn process_json(base: &Value, a: &ExecArgs) -> Result<Value> {
     if let Some(f) = &a.process {
         let text = std::fs::read(f).map_err(|e| Error::Invalid(format!("--process {f}: {e}")))?;
         let v: Value = serde_json::from_slice(&text)
-            .map_err(|e| Error::Invalid(format!("--process {f}: {e}")))?;
-        serde_json::from_value::<Process>(v.clone())
             .map_err(|e| Error::Invalid(format!("--process {f}: {e}")))?;
         return Ok(v);
     }

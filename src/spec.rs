@@ -66,6 +66,12 @@ fn filter_capabilities(v: &mut Value) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The config a container was created from, as stored in its state (one
+/// deserializer for the whole program keeps the binary small).
+pub fn from_state(config: &Value) -> std::result::Result<Spec, String> {
+    parse(&serde_json::to_vec(config).expect("serializes"))
+}
+
 /// The rootfs path: `root.path`, relative to the bundle unless absolute.
 pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     let root = spec
