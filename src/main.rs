@@ -4,7 +4,7 @@ use clap::Parser;
 use husk::cli::{Cli, Command};
 use husk::create::{self, Mode};
 use husk::error::Error;
-use husk::{container, log, specgen};
+use husk::{cgroup_cmds, container, log, specgen};
 use std::path::Path;
 
 fn run(cli: Cli) -> Result<i32, Error> {
@@ -27,6 +27,19 @@ fn run(cli: Cli) -> Result<i32, Error> {
             container::kill(root, &id, signal.as_deref(), all).map(|_| 0)
         }
         Command::Delete { force, id } => container::delete(root, &id, force).map(|_| 0),
+        Command::Pause { id } => cgroup_cmds::pause(root, &id).map(|_| 0),
+        Command::Resume { id } => cgroup_cmds::resume(root, &id).map(|_| 0),
+        Command::Update(a) => cgroup_cmds::update(root, &a).map(|_| 0),
+        Command::Events {
+            interval,
+            stats,
+            id,
+        } => cgroup_cmds::events(root, &id, stats, &interval).map(|_| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => cgroup_cmds::ps(root, &id, &format, &ps_args).map(|_| 0),
         Command::Features => {
             println!(
                 "{}",
