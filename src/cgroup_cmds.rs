@@ -518,12 +518,18 @@ impl OomWatch {
     }
 }
 
+/// One line of `events` output, fields in runc's order.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
+}
+
 fn event_line(kind: &str, id: &str, data: Option<serde_json::Value>) -> String {
-    let mut o = serde_json::json!({ "type": kind, "id": id });
-    if let Some(d) = data {
-        o["data"] = d;
-    }
-    o.to_string()
+    serde_json::to_string(&Event { kind, id, data }).expect("event serializes")
 }
 
 /// `events`: one stats event (`--stats`), or stats every `interval` plus
