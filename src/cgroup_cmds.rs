@@ -283,7 +283,7 @@ pub fn merge(cur: &mut LinuxResources, r: &LinuxResources) {
         cur.set_cpu(Some(c));
     }
     if let Some(n) = r.memory() {
-        let mut m = cur.memory().clone().unwrap_or_default();
+        let mut m = (*cur.memory()).unwrap_or_default();
         m.set_limit(pick(m.limit(), n.limit()));
         // Unlimited memory without a swap value means unlimited swap too.
         let swap = match (n.limit(), n.swap()) {
@@ -309,7 +309,7 @@ pub fn merge(cur: &mut LinuxResources, r: &LinuxResources) {
 /// settings (never devices), so inter-dependent values are written together.
 fn to_apply(res: &LinuxResources) -> LinuxResources {
     let mut out = LinuxResources::default();
-    out.set_memory(res.memory().clone());
+    out.set_memory(*res.memory());
     out.set_cpu(res.cpu().clone());
     out.set_block_io(res.block_io().clone());
     out.set_pids(*res.pids());
@@ -733,7 +733,7 @@ mod tests {
             "cpu": {"quota": 5000, "shares": 0}
         }));
         merge(&mut cur, &r);
-        let m = cur.memory().clone().unwrap();
+        let m = (*cur.memory()).unwrap();
         assert_eq!(m.limit(), Some(4000));
         assert_eq!(m.swap(), Some(2000));
         assert_eq!(m.swappiness(), Some(10));
@@ -754,7 +754,7 @@ mod tests {
             &mut cur,
             &json_res(serde_json::json!({"memory": {"limit": -1}, "pids": {"limit": -1}})),
         );
-        let m = cur.memory().clone().unwrap();
+        let m = (*cur.memory()).unwrap();
         assert_eq!((m.limit(), m.swap()), (Some(-1), Some(-1)));
         assert_eq!(cur.pids().unwrap().limit(), -1);
     }
@@ -772,7 +772,7 @@ mod tests {
             ..Default::default()
         };
         let r = requested(&a).unwrap();
-        let m = r.memory().clone().unwrap();
+        let m = r.memory().unwrap();
         assert_eq!(m.limit(), Some(64 << 20));
         assert_eq!(m.swap(), Some(-1));
         assert_eq!(r.cpu().clone().unwrap().shares(), Some(256));
