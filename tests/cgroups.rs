@@ -371,6 +371,30 @@ fn update_changes_the_live_cgroup_and_the_state() {
         o.stderr
     );
     assert_eq!(read(&mem), "100003840");
+
+    // -1 means unlimited, memory and swap together.
+    e.husk(&[
+        "update",
+        "--memory",
+        "-1",
+        "--pids-limit",
+        "-1",
+        "--cpu-quota",
+        "-1",
+        "u1",
+    ])
+    .ok();
+    // "Unlimited" reads back as the largest page-aligned value.
+    let unlimited = |p: &Path| read(p).parse::<u64>().unwrap() > 1 << 62;
+    assert!(unlimited(&mem));
+    assert!(unlimited(&memdir.join("memory.memsw.limit_in_bytes")));
+    assert_eq!(read(&e.cgroup_dir("pids", "u1").join("pids.max")), "max");
+    assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "-1");
+    let r = stored_resources(&e, "u1");
+    assert_eq!(
+        (&r["memory"]["limit"], &r["memory"]["swap"]),
+        (&json!(-1), &json!(-1))
+    );
     e.husk(&["delete", "--force", "u1"]).ok();
 }
 
