@@ -41,9 +41,6 @@ pub fn for_spec(spec: &Spec, id: &str) -> Result<Box<dyn Cgroup>> {
 
 /// The cgroup of an existing container.
 pub fn reopen(st: &State) -> Option<Box<dyn Cgroup>> {
-    if st.cgroup_paths.is_empty() {
-        return None;
-    }
     crate::cgroup::open(&cgroups_path(&st.config), &st.id).ok()
 }
 

@@ -114,6 +114,35 @@ pub enum Command {
     },
     /// show the enabled features
     Features,
+<<<<<<< HEAD
     /// execute new process inside the container
     Exec(crate::exec::ExecArgs),
+=======
+    /// pause suspends all processes inside the container
+    Pause { id: String },
+    /// resumes all processes that have been previously paused
+    Resume { id: String },
+    /// update container resource constraints
+    Update(crate::cgroup_cmds::UpdateArgs),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events {
+        /// set the stats collection interval
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// display the container's stats then exit
+        #[arg(long)]
+        stats: bool,
+        id: String,
+    },
+    /// ps displays the processes running inside a container
+    Ps {
+        /// select one of: table or json
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        id: String,
+        /// arguments for ps (default: -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+>>>>>>> cgroup-cmds
 }

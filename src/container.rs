@@ -250,6 +250,16 @@ fn wait_gone(st: &State) {
     );
 }
 
+/// A frozen (paused) init never dies of SIGKILL: kill the whole cgroup,
+/// which thaws it after signalling.
+fn kill_frozen(st: &State) {
+    if let Some(cg) = crate::cgroups::reopen(st) {
+        if cg.is_frozen().unwrap_or(false) {
+            let _ = cg.kill_all(libc::SIGKILL);
+        }
+    }
+}
+
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     crate::util::validate_id(id).map_err(Error::Invalid)?;
     let path = root.join(id);
@@ -270,11 +280,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match status {
         Status::Stopped => {}
         Status::Created | Status::Creating => {
+            kill_frozen(&st);
             let _ = send(&st, libc::SIGKILL);
             wait_gone(&st);
         }
         s if force => {
             let _ = s;
+            kill_frozen(&st);
             let _ = send(&st, libc::SIGKILL);
             wait_gone(&st);
         }

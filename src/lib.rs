@@ -7,6 +7,7 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod cgroup_cmds;
 pub mod cgroups;
 pub mod cli;
 pub mod confine;
