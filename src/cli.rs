@@ -114,10 +114,8 @@ pub enum Command {
     },
     /// show the enabled features
     Features,
-<<<<<<< HEAD
     /// execute new process inside the container
     Exec(crate::exec::ExecArgs),
-=======
     /// pause suspends all processes inside the container
     Pause { id: String },
     /// resumes all processes that have been previously paused
@@ -144,5 +142,4 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
->>>>>>> cgroup-cmds
 }

@@ -37,10 +37,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
             container::kill(root, &id, signal.as_deref(), all).map(|_| 0)
         }
         Command::Delete { force, id } => container::delete(root, &id, force).map(|_| 0),
-<<<<<<< HEAD
         // runc prefixes exec errors and exits 255 for them.
         Command::Exec(a) => husk::exec::exec(root, &a).map_err(|e| ExecFailed(Box::new(e)).into()),
-=======
         Command::Pause { id } => cgroup_cmds::pause(root, &id).map(|_| 0),
         Command::Resume { id } => cgroup_cmds::resume(root, &id).map(|_| 0),
         Command::Update(a) => cgroup_cmds::update(root, &a).map(|_| 0),
@@ -54,7 +52,6 @@ fn run(cli: Cli) -> Result<i32, Error> {
             id,
             ps_args,
         } => cgroup_cmds::ps(root, &id, &format, &ps_args).map(|_| 0),
->>>>>>> cgroup-cmds
         Command::Features => {
             println!(
                 "{}",
