@@ -190,16 +190,12 @@ fn exec_spec(st: &State, process: Value) -> Result<Spec> {
     crate::spec::parse(&text).map_err(Error::Invalid)
 }
 
-struct Joining<'a> {
-    st: &'a State,
-}
+struct Joining;
 
-impl Parent for Joining<'_> {
-    fn placed(&mut self, pid: i32) -> Result<()> {
-        if let Some(cg) = crate::cgroups::reopen(self.st) {
-            cg.add_task(pid)
-                .map_err(|e| Error::Msg(format!("join the container's cgroup: {e}")))?;
-        }
+impl Parent for Joining {
+    /// The process joins the cgroup only once it is set up (below): in a
+    /// paused container it would freeze before it could answer.
+    fn placed(&mut self, _pid: i32) -> Result<()> {
         Ok(())
     }
     fn repid(&mut self, _pid: i32) -> Result<()> {
@@ -264,7 +260,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         .joins
         .iter()
         .any(|j| j.1 == libc::CLONE_NEWPID || j.1 == libc::CLONE_NEWTIME);
-    let mut parent = Joining { st: &st };
+    let mut parent = Joining;
     let signals = if a.detach {
         None
     } else {
@@ -296,7 +292,17 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
             return Err(e);
         }
     }
+    if let Some(cg) = crate::cgroups::reopen(&st) {
+        if let Err(e) = cg.add_task(sp.pid) {
+            spawn::kill_and_reap(sp.pid);
+            return Err(Error::Msg(format!("join the container's cgroup: {e}")));
+        }
+    }
     sp.chan.send(Msg::Start).ctx("start the process")?;
+    if status == Status::Paused && a.detach {
+        // Frozen with the container: it runs (and execs) on resume.
+        return Ok(0);
+    }
     match sp.chan.recv() {
         Ok(None) => {}
         Ok(Some((Msg::Error { step, index, errno }, _))) => {

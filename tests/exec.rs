@@ -211,3 +211,31 @@ fn differential_exit_codes_against_runc() {
     );
     runc(&["delete", "--force", "r"]);
 }
+
+#[test]
+fn exec_into_a_paused_container() {
+    let e = Env::new("exec-paused");
+    sleeper(&e, "pz");
+    e.husk(&["pause", "pz"]).ok();
+    let o = e.husk(&["exec", "pz", "true"]);
+    assert_eq!(o.code, 255);
+    assert!(o.stderr.contains("paused"), "{}", o.stderr);
+    // --ignore-paused: the process is created (detached: it cannot run
+    // until resume), and runs once the container is resumed.
+    let pidfile = e.dir.join("p.pid");
+    e.husk(&[
+        "exec",
+        "--ignore-paused",
+        "-d",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "pz",
+        "sleep",
+        "100",
+    ])
+    .ok();
+    e.husk(&["resume", "pz"]).ok();
+    let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    assert!(alive(pid));
+    assert_eq!(e.status("pz"), "running");
+}
