@@ -52,6 +52,7 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).at(Step::Unshare, 0)?;
         chan.send(Msg::MapRequest).at(Step::Channel, 0)?;
         expect(chan, Msg::MapsDone)?;
+        become_userns_root()?;
         flags &= !libc::CLONE_NEWUSER;
     }
     if plan.time_offsets.is_some() || plan.unshare_flags != 0 {
@@ -86,6 +87,14 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         }
     }
     Ok(())
+}
+
+/// In a new user namespace, become its root (the mapped host ids), as runc
+/// does: until then our ids are unmapped there, and files made during setup
+/// (in a tmpfs /dev, say) fail with EOVERFLOW.
+fn become_userns_root() -> CResult<()> {
+    sys::setresgid(0).at(Step::Setgid, 0)?;
+    sys::setresuid(0).at(Step::Setuid, 0)
 }
 
 /// Borrow a raw fd for nix calls that take `AsFd`.
@@ -243,6 +252,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     );
     // Wait until the parent has set id maps and cgroups.
     expect(chan, Msg::Proceed)?;
+    if plan.new_user && !plan.general {
+        become_userns_root()?;
+    }
     if !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         let cap = state.capacity();
         state.resize(cap, 0);
