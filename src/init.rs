@@ -48,11 +48,11 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
             .at(Step::Setns, i)?;
     }
     let mut flags = plan.unshare_flags;
-    if flags & libc::CLONE_NEWUSER != 0 {
+    let new_user = flags & libc::CLONE_NEWUSER != 0;
+    if new_user {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).at(Step::Unshare, 0)?;
         chan.send(Msg::MapRequest).at(Step::Channel, 0)?;
         expect(chan, Msg::MapsDone)?;
-        become_userns_root()?;
         flags &= !libc::CLONE_NEWUSER;
     }
     if plan.time_offsets.is_some() || plan.unshare_flags != 0 {
@@ -77,6 +77,11 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         let r = nix::unistd::write(&f, off.as_bytes());
         drop(f);
         r.at(Step::TimeOffsets, 0)?;
+    }
+    // Only now: once our ids change we are no longer dumpable, and
+    // /proc/self/timens_offsets would belong to the host's root.
+    if new_user {
+        become_userns_root()?;
     }
     if plan.need_fork {
         let pid = sys::clone_fork(0).at(Step::Fork, 0)?;
