@@ -67,7 +67,7 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags | time))
             .at(Step::Unshare, 0)?;
     }
-    if let Some(off) = &plan.time_offsets {
+    if let Some(off) = plan.time_offsets.as_ref().filter(|o| !o.is_empty()) {
         let f = nix::fcntl::open(
             c"/proc/self/timens_offsets",
             nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,

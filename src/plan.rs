@@ -108,6 +108,7 @@ pub struct Plan {
     /// An extra fork so init is born in a joined/new pid or time namespace.
     pub need_fork: bool,
     pub new_user: bool,
+    /// A new time namespace, with the offsets to write (maybe none).
     pub time_offsets: Option<CString>,
     pub new_mount: bool,
     /// A new cgroup namespace, unshared once the init is in its cgroup.
@@ -248,7 +249,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                 off.nanosecs().unwrap_or(0)
             ));
         }
-        (!s.is_empty()).then(|| cstr(s))
+        Some(cstr(s))
     } else {
         None
     };
