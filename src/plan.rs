@@ -408,6 +408,9 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             env.push("LISTEN_PID=1".into());
         }
     }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_dir(inp.rootfs, user.uid())));
+    }
     if process.terminal().unwrap_or(false) && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
@@ -530,6 +533,33 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                 .as_ref()
                 .is_some_and(|h| !h.is_empty()),
     })
+}
+
+/// The home directory of `uid` in the rootfs's /etc/passwd (resolved inside
+/// the rootfs), or "/" as runc says when there is none.
+fn home_dir(rootfs: &Path, uid: u32) -> String {
+    use std::io::Read;
+    let find = || -> Option<String> {
+        let root = std::fs::File::open(rootfs).ok()?;
+        let fd = crate::sys::openat2(
+            std::os::fd::AsRawFd::as_raw_fd(&root),
+            c"etc/passwd",
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            crate::sys::RESOLVE_IN_ROOT | crate::sys::RESOLVE_NO_MAGICLINKS,
+        )
+        .ok()?;
+        let mut text = String::new();
+        std::fs::File::from(fd)
+            .take(1 << 20)
+            .read_to_string(&mut text)
+            .ok()?;
+        text.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty())
+                .then(|| f[5].to_string())
+        })
+    };
+    find().unwrap_or_else(|| "/".into())
 }
 
 /// Files in /proc that may be mounted over (as runc allows: lxcfs and the like).
