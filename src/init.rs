@@ -182,7 +182,29 @@ impl AsFdBorrow for OwnedFd {
     }
 }
 
-fn terminal(chan: &Channel) -> CResult<()> {
+/// Bind the pty's slave on /dev/console, as runc does.
+fn console(slave: libc::c_int) -> Result<(), Errno> {
+    use nix::fcntl::OFlag;
+    match nix::fcntl::open(
+        c"/dev/console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    ) {
+        Ok(f) => drop(f),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let src = FdPath::new(slave);
+    nix::mount::mount(
+        Some(src.as_cstr()),
+        c"/dev/console",
+        None::<&CStr>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&CStr>,
+    )
+}
+
+fn terminal(plan: &Plan, chan: &Channel) -> CResult<()> {
     use nix::fcntl::OFlag;
     let master = nix::fcntl::open(
         c"/dev/ptmx",
@@ -198,6 +220,9 @@ fn terminal(chan: &Channel) -> CResult<()> {
         (libc::O_RDWR | libc::O_NOCTTY) as libc::c_ulong,
     )
     .at(Step::Pty, 0)?;
+    if plan.new_mount {
+        console(slave).at(Step::Pty, 0)?;
+    }
     sys::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Pty, 0)?;
     for fd in 0..3 {
         sys::dup2(slave, fd).at(Step::Pty, 0)?;
@@ -317,7 +342,7 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         sys::setdomainname(d).at(Step::Domainname, 0)?;
     }
     if plan.terminal {
-        terminal(chan)?;
+        terminal(plan, chan)?;
     }
     for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
         sys::setrlimit(res, soft, hard).at(Step::Rlimit, i)?;
