@@ -80,7 +80,7 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
     }
     // Only now: once our ids change we are no longer dumpable, and
     // /proc/self/timens_offsets would belong to the host's root.
-    if new_user {
+    if plan.in_user_ns() {
         become_userns_root()?;
     }
     if plan.need_fork {

@@ -152,6 +152,13 @@ pub struct Plan {
     pub parent_fds: Vec<std::os::fd::RawFd>,
 }
 
+impl Plan {
+    /// Will the init be in a user namespace other than the host's, new or joined?
+    pub fn in_user_ns(&self) -> bool {
+        self.new_user || self.joins.iter().any(|j| j.1 == libc::CLONE_NEWUSER)
+    }
+}
+
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
     t as libc::c_int
 }
