@@ -323,3 +323,42 @@ fn stdio_are_the_callers_pipes() {
     // The container's fds 0 and 1 are the very pipes we hold.
     assert_eq!(err, format!("{stdin_pipe} {stdout_pipe}\n"));
 }
+
+#[test]
+fn preserve_fds_survive_from_create_to_start() {
+    // The init keeps the descriptor from `create` until `start` execs.
+    let e = Env::new("fdstart");
+    let file = e.dir.join("kept.txt");
+    std::fs::write(&file, "kept until start\n").unwrap();
+    let out = e.dir.join("out.txt");
+    e.write(e.config(&["sh", "-c", "cat <&3 >&4; probe fds >&4"]), "k1");
+    let b = e.bundle();
+    // husk's own stdio go to a file: the waiting init inherits them.
+    let err = e.dir.join("create.err");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg("exec 3<\"$1\" 4>\"$2\"; shift 2; exec \"$@\"")
+        .arg("sh")
+        .arg(&file)
+        .arg(&out)
+        .args([HUSK, "--root", e.root.to_str().unwrap(), "create"])
+        .args(["--bundle", b.to_str().unwrap(), "--preserve-fds", "2", "k1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{}", std::fs::read_to_string(&err).unwrap());
+    e.husk(&["start", "k1"]).ok();
+    let pid = e.state("k1")["pid"].as_i64().unwrap();
+    for _ in 0..2000 {
+        if !common::alive(pid) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!common::alive(pid), "the container never exited");
+    let got = std::fs::read_to_string(&out).unwrap();
+    assert!(got.starts_with("kept until start\n"), "{got}");
+    assert_eq!(fds(&got), ["0", "1", "2", "3", "4"], "{got}");
+}
