@@ -295,6 +295,11 @@ fn make_fifo(dir: &Dir) -> Result<OwnedFd> {
     let p = dir.fifo();
     nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .with_ctx(|| format!("mkfifo {}", p.display()))?;
+    // 0622 whatever our umask: an init that is not the host's root (the
+    // root of a user namespace) must be able to open it for writing.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o622))
+        .with_ctx(|| format!("chmod {}", p.display()))?;
     let f = nix::fcntl::open(
         &p,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,

@@ -48,7 +48,8 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
             .at(Step::Setns, i)?;
     }
     let mut flags = plan.unshare_flags;
-    if flags & libc::CLONE_NEWUSER != 0 {
+    let new_user = flags & libc::CLONE_NEWUSER != 0;
+    if new_user {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).at(Step::Unshare, 0)?;
         chan.send(Msg::MapRequest).at(Step::Channel, 0)?;
         expect(chan, Msg::MapsDone)?;
@@ -66,7 +67,7 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags | time))
             .at(Step::Unshare, 0)?;
     }
-    if let Some(off) = &plan.time_offsets {
+    if let Some(off) = plan.time_offsets.as_ref().filter(|o| !o.is_empty()) {
         let f = nix::fcntl::open(
             c"/proc/self/timens_offsets",
             nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -77,6 +78,11 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         drop(f);
         r.at(Step::TimeOffsets, 0)?;
     }
+    // Only now: once our ids change we are no longer dumpable, and
+    // /proc/self/timens_offsets would belong to the host's root.
+    if plan.in_user_ns() {
+        become_userns_root()?;
+    }
     if plan.need_fork {
         let pid = sys::clone_fork(0).at(Step::Fork, 0)?;
         if pid > 0 {
@@ -86,6 +92,14 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         }
     }
     Ok(())
+}
+
+/// In a new user namespace, become its root (the mapped host ids), as runc
+/// does: until then our ids are unmapped there, and files made during setup
+/// (in a tmpfs /dev, say) fail with EOVERFLOW.
+fn become_userns_root() -> CResult<()> {
+    sys::setresgid(0).at(Step::Setgid, 0)?;
+    sys::setresuid(0).at(Step::Setuid, 0)
 }
 
 /// Borrow a raw fd for nix calls that take `AsFd`.
@@ -168,7 +182,29 @@ impl AsFdBorrow for OwnedFd {
     }
 }
 
-fn terminal(chan: &Channel) -> CResult<()> {
+/// Bind the pty's slave on /dev/console, as runc does.
+fn console(slave: libc::c_int) -> Result<(), Errno> {
+    use nix::fcntl::OFlag;
+    match nix::fcntl::open(
+        c"/dev/console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    ) {
+        Ok(f) => drop(f),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let src = FdPath::new(slave);
+    nix::mount::mount(
+        Some(src.as_cstr()),
+        c"/dev/console",
+        None::<&CStr>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&CStr>,
+    )
+}
+
+fn terminal(plan: &Plan, chan: &Channel) -> CResult<()> {
     use nix::fcntl::OFlag;
     let master = nix::fcntl::open(
         c"/dev/ptmx",
@@ -184,6 +220,9 @@ fn terminal(chan: &Channel) -> CResult<()> {
         (libc::O_RDWR | libc::O_NOCTTY) as libc::c_ulong,
     )
     .at(Step::Pty, 0)?;
+    if plan.new_mount {
+        console(slave).at(Step::Pty, 0)?;
+    }
     sys::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Pty, 0)?;
     for fd in 0..3 {
         sys::dup2(slave, fd).at(Step::Pty, 0)?;
@@ -265,6 +304,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     );
     // Wait until the parent has set id maps and cgroups.
     expect(chan, Msg::Proceed)?;
+    if plan.new_user && !plan.general {
+        become_userns_root()?;
+    }
     if !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         let cap = state.capacity();
         state.resize(cap, 0);
@@ -326,7 +368,7 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         sys::setdomainname(d).at(Step::Domainname, 0)?;
     }
     if plan.terminal {
-        terminal(chan)?;
+        terminal(plan, chan)?;
     }
     for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
         sys::setrlimit(res, soft, hard).at(Step::Rlimit, i)?;

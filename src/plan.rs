@@ -108,6 +108,7 @@ pub struct Plan {
     /// An extra fork so init is born in a joined/new pid or time namespace.
     pub need_fork: bool,
     pub new_user: bool,
+    /// A new time namespace, with the offsets to write (maybe none).
     pub time_offsets: Option<CString>,
     pub new_mount: bool,
     /// A new cgroup namespace, unshared once the init is in its cgroup.
@@ -152,6 +153,13 @@ pub struct Plan {
     pub confine: crate::confine::Confinement,
     /// `husk exec`: join the container; no rootfs, hostname or sysctl work.
     pub exec: bool,
+}
+
+impl Plan {
+    /// Will the init be in a user namespace other than the host's, new or joined?
+    pub fn in_user_ns(&self) -> bool {
+        self.new_user || self.joins.iter().any(|j| j.1 == libc::CLONE_NEWUSER)
+    }
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -252,7 +260,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                 off.nanosecs().unwrap_or(0)
             ));
         }
-        (!s.is_empty()).then(|| cstr(s))
+        Some(cstr(s))
     } else {
         None
     };
@@ -411,6 +419,9 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             env.push("LISTEN_PID=1".into());
         }
     }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_dir(inp.rootfs, user.uid())));
+    }
     if process.terminal().unwrap_or(false) && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
@@ -535,6 +546,33 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                 .as_ref()
                 .is_some_and(|h| !h.is_empty()),
     })
+}
+
+/// The home directory of `uid` in the rootfs's /etc/passwd (resolved inside
+/// the rootfs), or "/" as runc says when there is none.
+fn home_dir(rootfs: &Path, uid: u32) -> String {
+    use std::io::Read;
+    let find = || -> Option<String> {
+        let root = std::fs::File::open(rootfs).ok()?;
+        let fd = crate::sys::openat2(
+            std::os::fd::AsRawFd::as_raw_fd(&root),
+            c"etc/passwd",
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            crate::sys::RESOLVE_IN_ROOT | crate::sys::RESOLVE_NO_MAGICLINKS,
+        )
+        .ok()?;
+        let mut text = String::new();
+        std::fs::File::from(fd)
+            .take(1 << 20)
+            .read_to_string(&mut text)
+            .ok()?;
+        text.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty())
+                .then(|| f[5].to_string())
+        })
+    };
+    find().unwrap_or_else(|| "/".into())
 }
 
 /// Files in /proc that may be mounted over (as runc allows: lxcfs and the like).
