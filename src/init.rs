@@ -374,7 +374,7 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     }
     sys::cloexec_from(3 + plan.preserve_fds).at(Step::Cloexec, 0)?;
     if let Some(set) = &plan.confine.affinity_final {
-        sys::sched_setaffinity(set).at(Step::Scheduler, 0)?;
+        sys::sched_setaffinity(set).at(Step::CpuAffinity, 0)?;
     }
     // Otherwise as late as possible: only execve remains to be allowed.
     if !seccomp_now {

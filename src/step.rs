@@ -63,6 +63,8 @@ steps! {
     IoPriority = 44,
     Lsm = 45,
     SeccompListener = 46,
+    MemoryPolicy = 47,
+    CpuAffinity = 48,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -154,5 +156,7 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::IoPriority => "set process.ioPriority".into(),
         Step::Lsm => "set the LSM label (process.apparmorProfile / process.selinuxLabel)".into(),
         Step::SeccompListener => "send the seccomp listener fd (linux.seccomp.listenerPath)".into(),
+        Step::MemoryPolicy => "set linux.memoryPolicy".into(),
+        Step::CpuAffinity => "set process.execCPUAffinity".into(),
     }
 }
