@@ -50,8 +50,13 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
     let mut flags = plan.unshare_flags;
     if flags & libc::CLONE_NEWUSER != 0 {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).at(Step::Unshare, 0)?;
+        // A non-root parent may only write the maps of a dumpable child;
+        // this process is not in a joined pid namespace itself (only its
+        // children will be), so no container process can see it meanwhile.
+        sys::prctl(libc::PR_SET_DUMPABLE, 1).at(Step::Dumpable, 0)?;
         chan.send(Msg::MapRequest).at(Step::Channel, 0)?;
         expect(chan, Msg::MapsDone)?;
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).at(Step::Dumpable, 0)?;
         flags &= !libc::CLONE_NEWUSER;
     }
     if plan.time_offsets.is_some() || plan.unshare_flags != 0 {
@@ -265,6 +270,12 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     );
     // Wait until the parent has set id maps and cgroups.
     expect(chan, Msg::Proceed)?;
+    // CVE-2019-5736: until execve this process runs husk's image. Once it
+    // is inside a pid namespace that container processes share (joined,
+    // or `husk exec`), non-dumpable keeps them out of its /proc/PID/exe,
+    // mem, fd and environ unless they hold CAP_SYS_PTRACE over the host
+    // user namespace. execve makes the container's program dumpable again.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).at(Step::Dumpable, 0)?;
     if !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty() {
         let cap = state.capacity();
         state.resize(cap, 0);

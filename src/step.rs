@@ -65,6 +65,7 @@ steps! {
     SeccompListener = 46,
     MemoryPolicy = 47,
     CpuAffinity = 48,
+    Dumpable = 49,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -158,5 +159,6 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::SeccompListener => "send the seccomp listener fd (linux.seccomp.listenerPath)".into(),
         Step::MemoryPolicy => "set linux.memoryPolicy".into(),
         Step::CpuAffinity => "set process.execCPUAffinity".into(),
+        Step::Dumpable => "make the container's init non-dumpable".into(),
     }
 }
