@@ -537,6 +537,13 @@ pub fn build(inp: Inputs) -> Result<Plan> {
     })
 }
 
+/// May a mount whose (lexical) destination is `dest` land on procfs? Only
+/// /proc itself and the files of [`proc_mount_allowed`]; checked again in
+/// the child on the resolved destination, which a symlink may have moved.
+pub fn proc_dest_ok(dest: &str) -> bool {
+    dest == "/proc" || proc_mount_allowed(dest)
+}
+
 /// Files in /proc that may be mounted over (as runc allows: lxcfs and the like).
 fn proc_mount_allowed(dest: &str) -> bool {
     matches!(

@@ -154,8 +154,20 @@ fn remount(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
     }
 }
 
+/// Is `fd` on a procfs? (A destination that a symlink led into /proc.)
+fn on_procfs(fd: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
 fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
     let dest = open_in_root(root, &m.dest, m.dest_file).at(Step::MountDest, i)?;
+    // CVE-2019-19921: the plan checked the destination as written; a
+    // symlink in the rootfs may still lead into /proc.
+    if m.kind == MountKind::Mount && !crate::plan::proc_dest_ok(&m.dest.display) && on_procfs(&dest)
+    {
+        return Err((Step::MountInProc, i, Errno::EPERM));
+    }
     let target = FdPath::new(dest.as_raw_fd());
     if m.kind == MountKind::Remount {
         return remount(target.as_cstr(), m.flags | libc::MS_BIND).at(Step::MountRemount, i);

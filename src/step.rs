@@ -66,6 +66,7 @@ steps! {
     MemoryPolicy = 47,
     CpuAffinity = 48,
     Dumpable = 49,
+    MountInProc = 50,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -107,6 +108,10 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::OpenRoot => format!("open the rootfs {}", s(&plan.rootfs)),
         Step::MountDest => format!("create the mount point of {}", mount()),
         Step::Mount => format!("mount {}", mount()),
+        Step::MountInProc => format!(
+            "mount {}: the destination resolves into /proc, where only a few files may be mounted over",
+            mount()
+        ),
         Step::MountRemount => format!("remount {}", mount()),
         Step::MountPropagation => format!("set propagation of {}", mount()),
         Step::MountSetattr => format!("set recursive attributes of {}", mount()),
