@@ -286,6 +286,13 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     if plan.general {
         namespaces(plan, chan)?;
     }
+    if plan.in_user_ns() {
+        // Until now our ids are the host's, unmapped in the user namespace:
+        // files made in filesystems it owns (the /dev tmpfs) would fail with
+        // EOVERFLOW. Become its root, as runc does, before any mount.
+        sys::setresgid(0).at(Step::UserNsRoot, 0)?;
+        sys::setresuid(0).at(Step::UserNsRoot, 0)?;
+    }
     if plan.new_cgroupns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).at(Step::Unshare, 0)?;
     }

@@ -544,6 +544,13 @@ pub fn proc_dest_ok(dest: &str) -> bool {
     dest == "/proc" || proc_mount_allowed(dest)
 }
 
+impl Plan {
+    /// Does the container run in a user namespace, new or joined?
+    pub fn in_user_ns(&self) -> bool {
+        self.new_user || self.joins.iter().any(|j| j.1 == libc::CLONE_NEWUSER)
+    }
+}
+
 /// Files in /proc that may be mounted over (as runc allows: lxcfs and the like).
 fn proc_mount_allowed(dest: &str) -> bool {
     matches!(

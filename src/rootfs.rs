@@ -255,7 +255,7 @@ pub fn mounts(plan: &Plan, root: RawFd) -> CResult<()> {
 pub fn devices(plan: &Plan, root: RawFd) -> CResult<()> {
     for (i, d) in plan.devices.iter().enumerate() {
         let n = d.path.prefixes.len();
-        if plan.new_user {
+        if plan.in_user_ns() {
             let f = open_in_root(root, &d.path, true).at(Step::Device, i)?;
             let target = FdPath::new(f.as_raw_fd());
             mount(

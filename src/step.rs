@@ -67,6 +67,7 @@ steps! {
     CpuAffinity = 48,
     Dumpable = 49,
     MountInProc = 50,
+    UserNsRoot = 51,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -165,5 +166,8 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::MemoryPolicy => "set linux.memoryPolicy".into(),
         Step::CpuAffinity => "set process.execCPUAffinity".into(),
         Step::Dumpable => "make the container's init non-dumpable".into(),
+        Step::UserNsRoot => {
+            "become root in the user namespace (linux.uidMappings, linux.gidMappings)".into()
+        }
     }
 }
