@@ -269,10 +269,10 @@ pub fn apply_privileged(c: &Confinement) -> std::result::Result<(), (crate::step
         sys::ioprio_set(p).map_err(|e| (Step::IoPriority, e))?;
     }
     if let Some((mode, nodes)) = &c.mempolicy {
-        sys::set_mempolicy(*mode, nodes).map_err(|e| (Step::Scheduler, e))?;
+        sys::set_mempolicy(*mode, nodes).map_err(|e| (Step::MemoryPolicy, e))?;
     }
     if let Some(set) = &c.affinity_initial {
-        sys::sched_setaffinity(set).map_err(|e| (Step::Scheduler, e))?;
+        sys::sched_setaffinity(set).map_err(|e| (Step::CpuAffinity, e))?;
     }
     if let Some((file, label)) = &c.lsm_exec {
         crate::init::write_file(file, label).map_err(|e| (Step::Lsm, e))?;

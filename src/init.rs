@@ -51,8 +51,13 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
     let new_user = flags & libc::CLONE_NEWUSER != 0;
     if new_user {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).at(Step::Unshare, 0)?;
+        // A non-root parent may only write the maps of a dumpable child;
+        // this process is not in a joined pid namespace itself (only its
+        // children will be), so no container process can see it meanwhile.
+        sys::prctl(libc::PR_SET_DUMPABLE, 1).at(Step::Dumpable, 0)?;
         chan.send(Msg::MapRequest).at(Step::Channel, 0)?;
         expect(chan, Msg::MapsDone)?;
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).at(Step::Dumpable, 0)?;
         flags &= !libc::CLONE_NEWUSER;
     }
     if plan.time_offsets.is_some() || plan.unshare_flags != 0 {
@@ -304,6 +309,12 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     );
     // Wait until the parent has set id maps and cgroups.
     expect(chan, Msg::Proceed)?;
+    // CVE-2019-5736: until execve this process runs husk's image. Once it
+    // is inside a pid namespace that container processes share (joined,
+    // or `husk exec`), non-dumpable keeps them out of its /proc/PID/exe,
+    // mem, fd and environ unless they hold CAP_SYS_PTRACE over the host
+    // user namespace. execve makes the container's program dumpable again.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).at(Step::Dumpable, 0)?;
     if plan.new_user && !plan.general {
         become_userns_root()?;
     }
@@ -416,7 +427,7 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     }
     sys::cloexec_from(3 + plan.preserve_fds).at(Step::Cloexec, 0)?;
     if let Some(set) = &plan.confine.affinity_final {
-        sys::sched_setaffinity(set).at(Step::Scheduler, 0)?;
+        sys::sched_setaffinity(set).at(Step::CpuAffinity, 0)?;
     }
     // Otherwise as late as possible: only execve remains to be allowed.
     if !seccomp_now {

@@ -568,11 +568,17 @@ fn home_dir(rootfs: &Path, uid: u32) -> String {
             .ok()?;
         text.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty())
-                .then(|| f[5].to_string())
+            (f.len() >= 6 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
         })
     };
     find().unwrap_or_else(|| "/".into())
+}
+
+/// May a mount whose (lexical) destination is `dest` land on procfs? Only
+/// /proc itself and the files of [`proc_mount_allowed`]; checked again in
+/// the child on the resolved destination, which a symlink may have moved.
+pub fn proc_dest_ok(dest: &str) -> bool {
+    dest == "/proc" || proc_mount_allowed(dest)
 }
 
 /// Files in /proc that may be mounted over (as runc allows: lxcfs and the like).

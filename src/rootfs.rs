@@ -11,6 +11,15 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+trait FromBytesRef {
+    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr;
+}
+impl FromBytesRef for std::ffi::OsStr {
+    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(b)
+    }
+}
+
 pub type CResult<T> = Result<T, (Step, usize, Errno)>;
 
 trait At<T> {
@@ -60,6 +69,25 @@ const RESOLVE: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 
 /// Open (creating as needed) `p` inside the root `root` as an O_PATH fd.
 pub fn open_in_root(root: RawFd, p: &InRoot, file: bool) -> Result<OwnedFd, Errno> {
+    open_in_root_at(root, p, file, 0)
+}
+
+/// A dangling symlink `name` in `dir` (at `parent` in the container):
+/// what it points to, as a path in the root, or None if it is no symlink.
+fn symlink_target(dir: RawFd, parent: &std::path::Path, name: &CStr) -> Option<InRoot> {
+    use std::os::unix::ffi::OsStrExt;
+    let t = nix::fcntl::readlinkat(
+        crate::init::borrow(dir),
+        std::ffi::OsStr::from_bytes(name.to_bytes()),
+    )
+    .ok()?;
+    // Relative to the link's directory, absolute to the container's root.
+    Some(crate::plan::in_root(
+        &std::path::Path::new("/").join(parent).join(t),
+    ))
+}
+
+fn open_in_root_at(root: RawFd, p: &InRoot, file: bool, depth: u32) -> Result<OwnedFd, Errno> {
     let n = p.prefixes.len();
     let mut parent: Option<OwnedFd> = None;
     for i in 0..n {
@@ -69,6 +97,20 @@ pub fn open_in_root(root: RawFd, p: &InRoot, file: bool) -> Result<OwnedFd, Errn
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 let dir = parent.as_ref().map_or(root, |f| f.as_raw_fd());
+                // CVE-2021-30465: a symlink to a missing path is followed
+                // inside the root: its target is made there, never outside.
+                let up = std::path::Path::new(std::ffi::OsStr::from_bytes_ref(
+                    i.checked_sub(1)
+                        .map_or(&b""[..], |j| p.prefixes[j].to_bytes()),
+                ));
+                if let Some(t) = symlink_target(dir, up, &p.names[i]) {
+                    if depth >= 40 {
+                        return Err(Errno::ELOOP);
+                    }
+                    drop(open_in_root_at(root, &t, last && file, depth + 1)?);
+                    parent = Some(sys::openat2(root, &p.prefixes[i], flags, RESOLVE)?);
+                    continue;
+                }
                 if last && file {
                     let f = nix::fcntl::openat(
                         crate::init::borrow(dir),
@@ -154,8 +196,20 @@ fn remount(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
     }
 }
 
+/// Is `fd` on a procfs? (A destination that a symlink led into /proc.)
+fn on_procfs(fd: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
 fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
     let dest = open_in_root(root, &m.dest, m.dest_file).at(Step::MountDest, i)?;
+    // CVE-2019-19921: the plan checked the destination as written; a
+    // symlink in the rootfs may still lead into /proc.
+    if m.kind == MountKind::Mount && !crate::plan::proc_dest_ok(&m.dest.display) && on_procfs(&dest)
+    {
+        return Err((Step::MountInProc, i, Errno::EPERM));
+    }
     let target = FdPath::new(dest.as_raw_fd());
     if m.kind == MountKind::Remount {
         return remount(target.as_cstr(), m.flags | libc::MS_BIND).at(Step::MountRemount, i);

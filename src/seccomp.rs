@@ -103,7 +103,7 @@ impl std::fmt::Debug for Program {
 }
 
 /// Errors.  The `Display` text starts with the JSON field path where one
-/// applies, e.g. `linux.seccomp.syscalls[2]: errnoRet is only valid with
+/// applies, e.g. `linux.seccomp.syscalls[2].errnoRet: only valid with
 /// SCMP_ACT_ERRNO/SCMP_ACT_TRACE`.
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {

@@ -63,6 +63,11 @@ steps! {
     IoPriority = 44,
     Lsm = 45,
     SeccompListener = 46,
+    MemoryPolicy = 47,
+    CpuAffinity = 48,
+    Dumpable = 49,
+    MountInProc = 50,
+    UserNsRoot = 51,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -104,6 +109,10 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::OpenRoot => format!("open the rootfs {}", s(&plan.rootfs)),
         Step::MountDest => format!("create the mount point of {}", mount()),
         Step::Mount => format!("mount {}", mount()),
+        Step::MountInProc => format!(
+            "mount {}: the destination resolves into /proc, where only a few files may be mounted over",
+            mount()
+        ),
         Step::MountRemount => format!("remount {}", mount()),
         Step::MountPropagation => format!("set propagation of {}", mount()),
         Step::MountSetattr => format!("set recursive attributes of {}", mount()),
@@ -154,5 +163,11 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::IoPriority => "set process.ioPriority".into(),
         Step::Lsm => "set the LSM label (process.apparmorProfile / process.selinuxLabel)".into(),
         Step::SeccompListener => "send the seccomp listener fd (linux.seccomp.listenerPath)".into(),
+        Step::MemoryPolicy => "set linux.memoryPolicy".into(),
+        Step::CpuAffinity => "set process.execCPUAffinity".into(),
+        Step::Dumpable => "make the container's init non-dumpable".into(),
+        Step::UserNsRoot => {
+            "become root in the user namespace (linux.uidMappings, linux.gidMappings)".into()
+        }
     }
 }

@@ -101,7 +101,7 @@ fn errno_ret_only_with_errno_or_trace() {
     );
     assert_eq!(
         e,
-        "linux.seccomp.syscalls[2]: errnoRet is only valid with SCMP_ACT_ERRNO/SCMP_ACT_TRACE"
+        "linux.seccomp.syscalls[2].errnoRet: only valid with SCMP_ACT_ERRNO/SCMP_ACT_TRACE"
     );
     let e = err_of(r#"{"defaultAction":"SCMP_ACT_LOG","defaultErrnoRet":1}"#);
     assert!(e.starts_with("linux.seccomp.defaultErrnoRet: "), "{e}");
@@ -109,7 +109,7 @@ fn errno_ret_only_with_errno_or_trace() {
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["a"],"action":"SCMP_ACT_ERRNO","errnoRet":5000}]}"#,
     );
     assert!(
-        e.starts_with("linux.seccomp.syscalls[0]: 5000 is out of range"),
+        e.starts_with("linux.seccomp.syscalls[0].errnoRet: 5000 is out of range"),
         "{e}"
     );
 }

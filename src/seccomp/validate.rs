@@ -28,7 +28,7 @@ fn invalid(path: String, msg: impl Into<String>) -> SeccompError {
 }
 
 /// Checks the value carried by an action (`errnoRet` / `defaultErrnoRet`).
-fn check_ret(path: String, action: Act, ret: Option<u32>, what: &str) -> Result<(), SeccompError> {
+fn check_ret(path: String, action: Act, ret: Option<u32>) -> Result<(), SeccompError> {
     let Some(v) = ret else { return Ok(()) };
     match action {
         Act::ScmpActErrno if v > MAX_ERRNO => Err(invalid(
@@ -42,7 +42,7 @@ fn check_ret(path: String, action: Act, ret: Option<u32>, what: &str) -> Result<
         Act::ScmpActErrno | Act::ScmpActTrace => Ok(()),
         _ => Err(invalid(
             path,
-            format!("{what} is only valid with SCMP_ACT_ERRNO/SCMP_ACT_TRACE"),
+            "only valid with SCMP_ACT_ERRNO/SCMP_ACT_TRACE",
         )),
     }
 }
@@ -66,11 +66,10 @@ pub fn validate(s: &LinuxSeccomp) -> Result<(), SeccompError> {
         format!("{ROOT}.defaultErrnoRet"),
         def,
         s.default_errno_ret(),
-        "defaultErrnoRet",
     )?;
     for (i, call) in s.syscalls().iter().flatten().enumerate() {
         let path = format!("{ROOT}.syscalls[{i}]");
-        check_ret(path.clone(), call.action(), call.errno_ret(), "errnoRet")?;
+        check_ret(format!("{path}.errnoRet"), call.action(), call.errno_ret())?;
         if call.names().is_empty() {
             return Err(invalid(format!("{path}.names"), "must not be empty"));
         }

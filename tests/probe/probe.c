@@ -2,7 +2,7 @@
  * line.  Built statically by the test harness (tests/probe/build.sh).
  *
  *   probe caps | nnp | seccomp | personality | sched | rlimits | ids | umask
- *         | ioprio | affinity | fds | mounts
+ *         | ioprio | affinity | mempolicy | dumpable | fds | mounts
  *   probe syscall NAME [ARG...]   named syscall, prints ret=N errno=E
  *   probe sysno NR [ARG...]       syscall by number, prints ret=N errno=E
  *   probe exit CODE               exit with CODE (after printing nothing)
@@ -151,6 +151,27 @@ static int cmd_ioprio(void)
 	return 0;
 }
 
+static int cmd_mempolicy(void)
+{
+	static const char *modes[] = {"MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_BIND", "MPOL_INTERLEAVE",
+				      "MPOL_LOCAL", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"};
+	unsigned long mask[16] = {0};
+	int mode = -1;
+	if (syscall(SYS_get_mempolicy, &mode, mask, sizeof mask * 8, 0, 0) != 0) {
+		printf("error=get_mempolicy: %s\n", strerror(errno));
+		return 1;
+	}
+	int base = mode & 0xff; /* flags (MPOL_F_*) are in the high bits */
+	printf("mode=%s\nflags=0x%x\nnodes=", base >= 0 && base <= 6 ? modes[base] : "?", mode & ~0xff);
+	for (int n = 0, first = 1; n < (int)(sizeof mask * 8); n++)
+		if (mask[n / (8 * sizeof mask[0])] >> (n % (8 * sizeof mask[0])) & 1) {
+			printf(first ? "%d" : ",%d", n);
+			first = 0;
+		}
+	printf("\n");
+	return 0;
+}
+
 static int cmd_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -207,6 +228,8 @@ static int run(int argc, char **argv)
 	if (!strcmp(c, "umask")) { mode_t m = umask(0); umask(m); printf("umask=%04o\n", m); return 0; }
 	if (!strcmp(c, "ioprio")) return cmd_ioprio();
 	if (!strcmp(c, "affinity")) return cmd_affinity();
+	if (!strcmp(c, "mempolicy")) return cmd_mempolicy();
+	if (!strcmp(c, "dumpable")) { printf("dumpable=%d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)); return 0; }
 	if (!strcmp(c, "fds")) return cmd_fds();
 	if (!strcmp(c, "mounts")) return cmd_cat("/proc/self/mountinfo");
 	if (!strcmp(c, "exit") && argc > 1) exit(atoi(argv[1]));
