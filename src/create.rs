@@ -32,8 +32,13 @@ impl Drop for Creating<'_> {
         }
         if let Some(cg) = self.cgroup.as_mut() {
             crate::cgroups::kill_and_wait(cg.as_ref());
-            let _ = cg.destroy();
-            crate::cgroups::destroy_paths(&self.st.cgroup_paths);
+            // The recorded list covers every directory we made; without
+            // one (a failure before it was written) ask the cgroup itself.
+            if self.st.cgroup_paths.is_empty() {
+                let _ = cg.destroy();
+            } else {
+                crate::cgroups::destroy_paths(&self.st.cgroup_paths);
+            }
         }
         if let Some(d) = self.dir.take() {
             let _ = d.remove();
