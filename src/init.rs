@@ -105,6 +105,13 @@ fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     r.map(drop)
 }
 
+fn sysctl(plan: &Plan) -> CResult<()> {
+    for (i, (path, value)) in plan.sysctl.iter().enumerate() {
+        write_file(path, value).at(Step::Sysctl, i)?;
+    }
+    Ok(())
+}
+
 /// Run a hook from inside the container's namespaces, state JSON on stdin.
 fn run_hook(h: &ChildHook, state: &[u8]) -> Result<(), Errno> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -284,14 +291,14 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         }
         rootfs::pivot(plan, &root)?;
         drop(root);
+        // Before readonlyPaths makes /proc/sys read-only, as runc does.
+        sysctl(plan)?;
         rootfs::finish(plan)?;
     } else {
         runtime_hooks(plan, chan)?;
         nix::unistd::chroot(plan.rootfs.as_c_str()).at(Step::Pivot, 0)?;
         nix::unistd::chdir(c"/").at(Step::Pivot, 0)?;
-    }
-    for (i, (path, value)) in plan.sysctl.iter().enumerate() {
-        write_file(path, value).at(Step::Sysctl, i)?;
+        sysctl(plan)?;
     }
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(std::ffi::OsStr::from_bytes_ref(h)).at(Step::Hostname, 0)?;
