@@ -69,6 +69,10 @@ pub fn open_in_root(root: RawFd, p: &InRoot, file: bool) -> Result<OwnedFd, Errn
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 let dir = parent.as_ref().map_or(root, |f| f.as_raw_fd());
+                if is_symlink(dir, &p.names[i]) {
+                    // A link to a path that does not exist yet.
+                    return open_following(root, p, file);
+                }
                 if last && file {
                     let f = nix::fcntl::openat(
                         crate::init::borrow(dir),
@@ -98,6 +102,80 @@ pub fn open_in_root(root: RawFd, p: &InRoot, file: bool) -> Result<OwnedFd, Errn
         parent = Some(fd);
     }
     parent.ok_or(Errno::EINVAL)
+}
+
+fn is_symlink(dir: RawFd, name: &CStr) -> bool {
+    nix::sys::stat::fstatat(
+        crate::init::borrow(dir),
+        name,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+}
+
+/// `open_in_root` for a path through a symlink whose target is missing:
+/// walk it as runc's SecureJoin does, each link resolved inside the root
+/// (at most 40 of them), creating the missing directories (and file).
+fn open_following(root: RawFd, p: &InRoot, file: bool) -> Result<OwnedFd, Errno> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    // Components still to walk, the next one last; the walked ones.
+    let mut todo: Vec<Vec<u8>> = p
+        .names
+        .iter()
+        .rev()
+        .map(|n| n.to_bytes().to_vec())
+        .collect();
+    let mut done: Vec<Vec<u8>> = Vec::new();
+    let mut dir: Option<OwnedFd> = None;
+    let mut links = 0;
+    let reopen = |done: &[Vec<u8>]| -> Result<Option<OwnedFd>, Errno> {
+        if done.is_empty() {
+            return Ok(None);
+        }
+        let path = CString::new(done.join(&b'/')).map_err(|_| Errno::EINVAL)?;
+        let flags = libc::O_PATH | libc::O_DIRECTORY;
+        sys::openat2(root, &path, flags, RESOLVE).map(Some)
+    };
+    while let Some(name) = todo.pop() {
+        if name.is_empty() || name == b"." {
+            continue;
+        }
+        if name == b".." {
+            done.pop();
+            dir = reopen(&done)?;
+            continue;
+        }
+        let d = dir.as_ref().map_or(root, |f| f.as_raw_fd());
+        let cname = CString::new(name.clone()).map_err(|_| Errno::EINVAL)?;
+        let last = todo.is_empty();
+        if is_symlink(d, &cname) {
+            links += 1;
+            if links > 40 {
+                return Err(Errno::ELOOP);
+            }
+            let target = nix::fcntl::readlinkat(crate::init::borrow(d), cname.as_c_str())?;
+            let t = target.as_bytes();
+            if t.starts_with(b"/") {
+                done.clear();
+            }
+            todo.extend(t.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+            dir = reopen(&done)?;
+            continue;
+        }
+        let fd = open_in_root(
+            d,
+            &InRoot {
+                prefixes: vec![cname.clone()],
+                names: vec![cname],
+                display: String::new(),
+            },
+            last && file,
+        )?;
+        done.push(name);
+        dir = Some(fd);
+    }
+    dir.ok_or(Errno::EINVAL)
 }
 
 /// Make "/" private or slave, bind the rootfs on itself, and open it.
