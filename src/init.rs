@@ -105,6 +105,19 @@ fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     r.map(drop)
 }
 
+/// The state for startContainer hooks says "created" (as runc's does), not
+/// the "creating" of createContainer: patched in place, without allocating.
+fn mark_created(state: &mut Vec<u8>) {
+    let key = b"\"status\":\"creating\"";
+    if let Some(pos) = state.windows(key.len()).position(|w| w == key) {
+        // "creating" -> "created": drop the 'i', turn "ng" into "ed".
+        let at = pos + key.len() - 4;
+        state.remove(at);
+        state[at] = b'e';
+        state[at + 1] = b'd';
+    }
+}
+
 fn sysctl(plan: &Plan) -> CResult<()> {
     for (i, (path, value)) in plan.sysctl.iter().enumerate() {
         write_file(path, value).at(Step::Sysctl, i)?;
@@ -335,6 +348,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
             drop(w);
         }
         None => expect(chan, Msg::Start)?,
+    }
+    if !plan.start_container_hooks.is_empty() {
+        mark_created(state);
     }
     for (i, h) in plan.start_container_hooks.iter().enumerate() {
         run_hook(h, state).at(Step::StartContainerHook, i)?;
