@@ -226,10 +226,14 @@ fn create_killed_half_way_is_removed_by_delete_force() {
     let m = marks.to_str().unwrap();
     let mut c = e.config(&["sleep", "60"]);
     // The hook saves the state (the init's pid) and its own pid, then waits.
+    // A container that never finished create was never started: no poststop.
     c["hooks"] = json!({"createRuntime": [{
         "path": "/bin/sh",
         "args": ["sh", "-c", format!("cat > {m}/state.json; echo $$ > {m}/hook.pid; exec sleep 30")],
         "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    }], "poststop": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("touch {m}/poststop")],
     }]});
     e.write(c, "k1");
     let b = e.bundle();
@@ -267,5 +271,6 @@ fn create_killed_half_way_is_removed_by_delete_force() {
     let o = e.husk(&["delete", "--force", "k1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!alive(init), "the half-made init {init} is alive");
+    assert!(!marks.join("poststop").exists(), "poststop ran");
     assert_nothing_left(&e, "k1");
 }
