@@ -381,7 +381,7 @@ fn sysctl_in_a_new_net_namespace() {
 #[test]
 fn no_pivot_runs_in_the_rootfs() {
     let e = Env::new("nopivot");
-    let mut c = e.config(&[
+    let c = e.config(&[
         "sh",
         "-c",
         "ls /bin/busybox && test ! -e /work && test ! -e /usr && echo in-rootfs",
