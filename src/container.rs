@@ -301,7 +301,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         crate::cgroups::kill_and_wait(cg.as_ref());
     }
     crate::cgroups::destroy_paths(&st.cgroup_paths);
-    if status != Status::Creating {
+    // A create that never finished (even if its init is gone now) never
+    // started anything: no poststop.
+    if st.status != Status::Creating {
         crate::create::poststop(&st, &dir.path);
     }
     dir.remove()

@@ -378,11 +378,9 @@ pub fn poststop(st: &State, _dir: &Path) {
         return;
     };
     let json = serde_json::to_vec(&st.oci(Status::Stopped)).expect("state serializes");
-    if let Err(e) = hooks::run(
+    hooks::run_warn(
         "poststop",
         spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
         &json,
-    ) {
-        crate::log::warn(&e.to_string());
-    }
+    );
 }

@@ -15,6 +15,16 @@ pub fn run(name: &str, list: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Run every hook of `list`, only warning about failures: for poststop,
+/// whose failures must not stop the remaining hooks or the lifecycle.
+pub fn run_warn(name: &str, list: Option<&Vec<Hook>>, state: &[u8]) {
+    for (i, h) in list.into_iter().flatten().enumerate() {
+        if let Err(e) = run_one(h, state) {
+            crate::log::warn(&format!("hooks.{name}[{i}] {}: {e}", h.path().display()));
+        }
+    }
+}
+
 fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());

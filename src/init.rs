@@ -124,6 +124,26 @@ pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     r.map(drop)
 }
 
+/// The state for startContainer hooks says "created" (as runc's does), not
+/// the "creating" of createContainer: patched in place, without allocating.
+fn mark_created(state: &mut Vec<u8>) {
+    let key = b"\"status\":\"creating\"";
+    if let Some(pos) = state.windows(key.len()).position(|w| w == key) {
+        // "creating" -> "created": drop the 'i', turn "ng" into "ed".
+        let at = pos + key.len() - 4;
+        state.remove(at);
+        state[at] = b'e';
+        state[at + 1] = b'd';
+    }
+}
+
+fn sysctl(plan: &Plan) -> CResult<()> {
+    for (i, (path, value)) in plan.sysctl.iter().enumerate() {
+        write_file(path, value).at(Step::Sysctl, i)?;
+    }
+    Ok(())
+}
+
 /// Run a hook from inside the container's namespaces, state JSON on stdin.
 fn run_hook(h: &ChildHook, state: &[u8]) -> Result<(), Errno> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -363,14 +383,14 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         }
         rootfs::pivot(plan, &root)?;
         drop(root);
+        // Before readonlyPaths makes /proc/sys read-only, as runc does.
+        sysctl(plan)?;
         rootfs::finish(plan)?;
     } else {
         runtime_hooks(plan, chan)?;
         nix::unistd::chroot(plan.rootfs.as_c_str()).at(Step::Pivot, 0)?;
         nix::unistd::chdir(c"/").at(Step::Pivot, 0)?;
-    }
-    for (i, (path, value)) in plan.sysctl.iter().enumerate() {
-        write_file(path, value).at(Step::Sysctl, i)?;
+        sysctl(plan)?;
     }
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(std::ffi::OsStr::from_bytes_ref(h)).at(Step::Hostname, 0)?;
@@ -421,6 +441,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
             drop(w);
         }
         None => expect(chan, Msg::Start)?,
+    }
+    if !plan.start_container_hooks.is_empty() {
+        mark_created(state);
     }
     for (i, h) in plan.start_container_hooks.iter().enumerate() {
         run_hook(h, state).at(Step::StartContainerHook, i)?;

@@ -345,8 +345,14 @@ pub fn pivot(plan: &Plan, root: &OwnedFd) -> CResult<()> {
         mount(Some(c"."), c"/", NONE, MsFlags::MS_MOVE, NONE).at(Step::Pivot, 0)?;
         nix::unistd::chroot(c".").at(Step::Pivot, 0)?;
     } else {
+        let old = sys::openat2(libc::AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
+            .at(Step::Pivot, 0)?;
         sys::pivot_root(c".", c".").at(Step::Pivot, 0)?;
-        // The old root is stacked on "."; keep its unmount from propagating.
+        // The old root is stacked on the new one. Make it (and only it: "."
+        // of the new root would be the whole container tree, turning rshared
+        // mounts into slaves) rslave so its unmount does not propagate.
+        nix::unistd::fchdir(&old).at(Step::Pivot, 0)?;
+        drop(old);
         mount(NONE, c".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE).at(Step::Pivot, 0)?;
         umount2(c".", MntFlags::MNT_DETACH).at(Step::Pivot, 0)?;
     }

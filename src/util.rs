@@ -15,13 +15,16 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Format seconds + nanoseconds since the epoch as RFC 3339 in UTC.
+/// Format seconds + nanoseconds since the epoch as RFC 3339 in UTC; with
+/// nanoseconds as Go's time.RFC3339Nano does (and so runc): no trailing zeros.
 pub fn rfc3339(secs: i64, nanos: u32, with_nanos: bool) -> String {
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     let (h, mi, se) = (s / 3600, (s / 60) % 60, s % 60);
     if with_nanos {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{nanos:09}Z")
+        let frac = format!(".{nanos:09}");
+        let frac = frac.trim_end_matches('0').trim_end_matches('.');
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{frac}Z")
     } else {
         format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}Z")
     }
@@ -62,6 +65,9 @@ mod tests {
             "2025-04-24T07:10:28.606860242Z"
         );
         assert_eq!(rfc3339(951_782_400, 0, false), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(0, 500_000_000, true), "1970-01-01T00:00:00.5Z");
+        assert_eq!(rfc3339(0, 120, true), "1970-01-01T00:00:00.00000012Z");
+        assert_eq!(rfc3339(0, 0, true), "1970-01-01T00:00:00Z");
     }
 
     #[test]

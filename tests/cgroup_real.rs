@@ -33,7 +33,10 @@ impl Drop for Guard {
 /// None (test skipped) unless we are root on a host with a cgroup filesystem.
 fn setup(name: &str) -> Option<(Guard, Vec<PathBuf>)> {
     // Not a skip: these tests must run as root on a host with cgroups.
-    assert!(nix::unistd::geteuid().is_root(), "the cgroup tests need root");
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the cgroup tests need root"
+    );
     assert!(Layout::detect().is_ok(), "no cgroup filesystem is mounted");
     let path = format!("/husk-test-cg-{}/{name}", std::process::id());
     let cg = cgroup::open(&path, name).expect("open");

@@ -30,7 +30,10 @@ impl Drop for Guard {
 }
 
 fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
 fn pid_in(cg: &dyn Cgroup, pid: i32) -> bool {
@@ -41,12 +44,26 @@ fn pid_in(cg: &dyn Cgroup, pid: i32) -> bool {
 fn v2_on_the_unified_hierarchy() {
     assert!(nix::unistd::geteuid().is_root(), "needs root");
     let controllers = read(&Path::new(UNIFIED).join("cgroup.controllers"));
-    assert!(controllers.contains("hugetlb"), "this host's unified hierarchy should offer hugetlb: {controllers:?}");
+    assert!(
+        controllers.contains("hugetlb"),
+        "this host's unified hierarchy should offer hugetlb: {controllers:?}"
+    );
     let name = format!("husk-v2-test-{}", std::process::id());
     let mountinfo = "1 0 0:99 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
-    let cg = cgroup::open_at(Path::new(UNIFIED), "0::/\n", mountinfo, &format!("/{name}/c"), "c").unwrap();
+    let cg = cgroup::open_at(
+        Path::new(UNIFIED),
+        "0::/\n",
+        mountinfo,
+        &format!("/{name}/c"),
+        "c",
+    )
+    .unwrap();
     let top = Path::new(UNIFIED).join(&name);
-    let mut g = Guard { cg, child: None, top: top.clone() };
+    let mut g = Guard {
+        cg,
+        child: None,
+        top: top.clone(),
+    };
     let dir = top.join("c");
     assert_eq!(g.cg.paths(), vec![dir.clone()]);
     assert_eq!(g.cg.v2_dir(), Some(dir.clone()));
@@ -72,7 +89,10 @@ fn v2_on_the_unified_hierarchy() {
     assert!(g.cg.is_frozen().unwrap());
     assert!(read(&dir.join("cgroup.events")).contains("frozen 1"));
     let st = read(Path::new(&format!("/proc/{pid}/stat")));
-    assert!(st.rsplit(')').next().unwrap().trim_start().starts_with('S'), "{st}");
+    assert!(
+        st.rsplit(')').next().unwrap().trim_start().starts_with('S'),
+        "{st}"
+    );
     g.cg.thaw().unwrap();
     assert!(!g.cg.is_frozen().unwrap());
     assert!(read(&dir.join("cgroup.events")).contains("frozen 0"));
@@ -84,7 +104,10 @@ fn v2_on_the_unified_hierarchy() {
     // cgroup.kill ends everything in it.
     g.cg.kill_all(libc::SIGKILL).unwrap();
     let status = g.child.take().unwrap().wait().unwrap();
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
     assert!(g.cg.pids().unwrap().is_empty());
 
     // Removal takes every directory we made.
