@@ -117,6 +117,12 @@ fn drive(
         nix::sys::socket::send(sp.chan.fd(), &st, nix::sys::socket::MsgFlags::empty())
             .ctx("send the state to the container's init")?;
     }
+    // With the extra fork, the middle's InitPid and the init's own messages
+    // come from two processes and may arrive in either order: hooks wait
+    // for the init's pid, and setup is done only with both Ready and it.
+    let mut pid_known = !plan.need_fork;
+    let mut hooks_pending = false;
+    let mut ready = false;
     loop {
         let msg = sp.chan.recv().ctx("read from the container's init")?;
         match msg {
@@ -125,6 +131,7 @@ fn drive(
                 let _ = waitpid(Pid::from_raw(sp.pid), None);
                 *middle = Some(sp.pid);
                 sp.pid = p;
+                pid_known = true;
                 parent.repid(p)?;
             }
             Some((Msg::MapRequest, _)) => {
@@ -133,15 +140,10 @@ fn drive(
                     .send(Msg::MapsDone)
                     .ctx("signal the container's init")?;
             }
-            Some((Msg::Hooks(_), _)) => {
-                parent.runtime_hooks(sp.pid)?;
-                sp.chan
-                    .send(Msg::HooksDone)
-                    .ctx("signal the container's init")?;
-            }
+            Some((Msg::Hooks(_), _)) => hooks_pending = true,
             Some((Msg::Pty, fd)) => sp.pty = fd,
             Some((Msg::SeccompFd, fd)) => sp.seccomp_fd = fd,
-            Some((Msg::Ready, _)) => return Ok(()),
+            Some((Msg::Ready, _)) => ready = true,
             Some((Msg::Error { step, index, errno }, _)) => {
                 return Err(child_error(plan, step, index, errno))
             }
@@ -151,6 +153,16 @@ fn drive(
                 )))
             }
             None => return Err(exited(sp.pid, "during setup")),
+        }
+        if hooks_pending && pid_known {
+            hooks_pending = false;
+            parent.runtime_hooks(sp.pid)?;
+            sp.chan
+                .send(Msg::HooksDone)
+                .ctx("signal the container's init")?;
+        }
+        if ready && pid_known {
+            return Ok(());
         }
     }
 }
