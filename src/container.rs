@@ -84,6 +84,12 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     let _ = std::fs::remove_file(&fifo_path);
     let spec: oci_spec::runtime::Spec = crate::spec::from_state(&st.config).map_err(Error::Msg)?;
+    let poststart = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
+    if poststart.is_some_and(|h| !h.is_empty()) {
+        // poststart runs after the program started: the init holds the fifo
+        // open until its execve, so EOF on it is that moment.
+        wait_eof(&fifo);
+    }
     let json = serde_json::to_vec(&st.oci(Status::Running)).expect("state serializes");
     if let Err(e) = crate::hooks::run(
         "poststart",
@@ -94,6 +100,22 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// Read until EOF (all writers closed), waiting in poll(2).
+fn wait_eof(fd: &std::os::fd::OwnedFd) {
+    let mut buf = [0u8; 64];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => return,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, PollTimeout::NONE);
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// runc's `list` table: tabwriter(minwidth 12, padding 3).

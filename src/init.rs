@@ -427,6 +427,7 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     }
     chan.send(Msg::Ready).at(Step::Channel, 0)?;
 
+    let mut gate = None;
     // The gate: `start` (exec.fifo) or the parent of `run` (a message).
     match &plan.fifo {
         Some(fifo) => {
@@ -438,7 +439,8 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
             )
             .at(Step::Gate, 0)?;
             nix::unistd::write(&w, b"0").at(Step::Gate, 0)?;
-            drop(w);
+            // Kept open (close-on-exec): `start` sees EOF once we exec.
+            gate = Some(w);
         }
         None => expect(chan, Msg::Start)?,
     }
@@ -468,7 +470,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         .map(|a| a.as_ptr())
         .chain([std::ptr::null()])
         .collect();
-    Err((Step::Exec, 0, sys::execve(exe, &argv, &envp)))
+    let e = sys::execve(exe, &argv, &envp);
+    drop(gate);
+    Err((Step::Exec, 0, e))
 }
 
 trait FromBytesRef {

@@ -283,3 +283,27 @@ fn failing_poststop_hook_only_warns() {
     assert!(!e.root.join("pp1").exists());
     assert_no_cgroups(&e);
 }
+
+#[test]
+fn poststart_runs_after_the_program_started() {
+    let e = Env::new("hooks-poststart-after");
+    let d = hooks_dir(&e);
+    let dir = d.to_str().unwrap();
+    let mut c = e.config(&["sleep", "60"]);
+    // The hook reads the init's pid from its stdin and records what that
+    // process runs: the program itself, not husk's init still setting up.
+    // A slow startContainer hook widens the window between `start` and exec.
+    c["hooks"] = json!({
+        "startContainer": [hook("sleep 0.5")],
+        "poststart": [hook(&format!(
+            "pid=$(sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); cat /proc/$pid/comm > {dir}/comm"
+        ))]
+    });
+    e.write(c, "ps1");
+    create(&e, "ps1").ok();
+    e.husk(&["start", "ps1"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(d.join("comm")).unwrap().trim(),
+        "sleep"
+    );
+}
