@@ -254,3 +254,43 @@ fn foreground_run_loses_no_output_at_exit() {
     assert_eq!(lines[19999], "20000");
     assert_eq!(lines[20000], "last-line");
 }
+
+#[test]
+fn exec_with_a_tty_through_the_console_socket() {
+    let e = Env::new("exec-tty");
+    e.write(e.config(&["sleep", "600"]), "et");
+    let b = e.bundle();
+    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "et"]).ok();
+    let sock = e.dir.join("exec-console.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    // Detached, so husk returns once the process runs; the master waits
+    // for us in the socket's queue.
+    e.husk(&[
+        "exec",
+        "-t",
+        "-d",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "et",
+        "sh",
+        "-c",
+        "tty; echo exec-tty",
+    ])
+    .ok();
+    let (master, _) = receive_master(&l);
+    assert!(is_tty(&master));
+    let out = read_master(&master, Some("exec-tty"));
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
+    assert!(out.contains("exec-tty\r\n"), "{out:?}");
+}
+
+#[test]
+fn foreground_exec_with_a_tty_relays_to_its_stdio() {
+    let e = Env::new("exec-tty-fg");
+    e.write(e.config(&["sleep", "600"]), "ef");
+    let b = e.bundle();
+    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "ef"]).ok();
+    let o = e.husk(&["exec", "-t", "ef", "sh", "-c", "tty; exit 4"]);
+    assert_eq!(o.code, 4);
+    assert!(o.stdout.starts_with("/dev/pts/"), "{:?}", o.stdout);
+}
