@@ -239,3 +239,49 @@ fn exec_into_a_paused_container() {
     assert!(alive(pid));
     assert_eq!(e.status("pz"), "running");
 }
+
+#[test]
+fn exec_joins_user_and_time_namespaces() {
+    let e = Env::new("exec-usertime");
+    let mut c = e.config(&["sleep", "600"]);
+    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    ns.push(json!({"type": "time"}));
+    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400}, "boottime": {"secs": 86400}});
+    e.write(c, "ut");
+    let b = e.bundle();
+    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "ut"])
+        .ok();
+    let init = e.state("ut")["pid"].as_i64().unwrap().to_string();
+    let link = |p: &str, n: &str| {
+        std::fs::read_link(format!("/proc/{p}/ns/{n}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let o = e.husk(&["exec", "ut", "sh", "-c", "readlink /proc/self/ns/user; readlink /proc/self/ns/time; cat /proc/self/uid_map; id -u; cut -d. -f1 /proc/uptime"]);
+    let lines: Vec<&str> = o.ok().lines().collect();
+    assert_eq!(lines[0], link(&init, "user"));
+    assert_eq!(lines[1], link(&init, "time"));
+    assert_ne!(lines[0], link("self", "user"));
+    assert_ne!(lines[1], link("self", "time"));
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(lines[3], "0");
+    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let inside: f64 = lines[4].trim().parse().unwrap();
+    assert!(
+        inside >= host_up + 86000.0,
+        "uptime inside {inside}, host {host_up}"
+    );
+}

@@ -260,7 +260,8 @@ fn exec_with_a_tty_through_the_console_socket() {
     let e = Env::new("exec-tty");
     e.write(e.config(&["sleep", "600"]), "et");
     let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "et"]).ok();
+    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "et"])
+        .ok();
     let sock = e.dir.join("exec-console.sock");
     let l = UnixListener::bind(&sock).unwrap();
     // Detached, so husk returns once the process runs; the master waits
@@ -289,7 +290,8 @@ fn foreground_exec_with_a_tty_relays_to_its_stdio() {
     let e = Env::new("exec-tty-fg");
     e.write(e.config(&["sleep", "600"]), "ef");
     let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "ef"]).ok();
+    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "ef"])
+        .ok();
     let o = e.husk(&["exec", "-t", "ef", "sh", "-c", "tty; exit 4"]);
     assert_eq!(o.code, 4);
     assert!(o.stdout.starts_with("/dev/pts/"), "{:?}", o.stdout);
