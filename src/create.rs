@@ -50,17 +50,12 @@ impl Parent for Creating<'_> {
     fn placed(&mut self, pid: i32) -> Result<()> {
         self.st.pid = pid;
         self.st.pid_start = state::start_time(pid).unwrap_or(0);
-        if let Some(cg) = self.cgroup.as_mut() {
-            self.st.cgroup_paths = crate::cgroups::to_create(cg.as_ref());
-        }
         self.dir.as_ref().expect("dir").save(&self.st)?;
         if let Some(cg) = self.cgroup.as_mut() {
-            let e = |e: crate::cgroup::CgroupError| Error::Msg(format!("linux.resources: {e}"));
-            cg.create().map_err(e)?;
-            if let Some(r) = crate::cgroups::effective_resources(self.spec) {
-                cg.apply(&r).map_err(e)?;
-            }
-            cg.add_task(pid).map_err(e)?;
+            // Born in its v2 directory already; this moves it into the v1
+            // hierarchies (and is a no-op where it already is).
+            cg.add_task(pid)
+                .map_err(|e| Error::Msg(format!("linux.resources: {e}")))?;
         }
         if let Some(adj) = self.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -92,6 +87,31 @@ impl Parent for Creating<'_> {
 }
 
 impl Creating<'_> {
+    /// Record, then make and configure the container's cgroup, before the
+    /// init exists; returns its v2 directory to be born in, if there is one.
+    fn make_cgroup(&mut self) -> Result<Option<OwnedFd>> {
+        let Some(cg) = self.cgroup.as_mut() else {
+            return Ok(None);
+        };
+        self.st.cgroup_paths = crate::cgroups::to_create(cg.as_ref());
+        self.dir.as_ref().expect("dir").save(&self.st)?;
+        let e = |e: crate::cgroup::CgroupError| Error::Msg(format!("linux.resources: {e}"));
+        cg.create().map_err(e)?;
+        if let Some(r) = crate::cgroups::effective_resources(self.spec) {
+            cg.apply(&r).map_err(e)?;
+        }
+        Ok(cg.v2_dir().and_then(|d| {
+            nix::fcntl::open(
+                &d,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+        }))
+    }
+
     fn state_json(&self, pid: i32) -> Vec<u8> {
         let mut o = self.st.oci(Status::Creating);
         o.pid = pid;
@@ -216,6 +236,10 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         confine: crate::confine::build(&spec, &seccomp_cache(root))?,
     })?;
     plan.parent_fds.push(c.dir.as_ref().expect("dir").lock_fd());
+    plan.cgroup_fd = c.make_cgroup()?;
+    if let Some(fd) = &plan.cgroup_fd {
+        plan.parent_fds.push(std::os::fd::AsRawFd::as_raw_fd(fd));
+    }
     let maps = id_maps(&spec);
     let mut sp = spawn::spawn(&plan, &maps, &mut c)?;
     let fail = |e: Error, pid: i32| {

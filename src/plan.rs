@@ -153,6 +153,8 @@ pub struct Plan {
     pub confine: crate::confine::Confinement,
     /// `husk exec`: join the container; no rootfs, hostname or sysctl work.
     pub exec: bool,
+    /// The container's cgroup v2 directory: the init is born in it.
+    pub cgroup_fd: Option<OwnedFd>,
 }
 
 impl Plan {
@@ -540,6 +542,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         parent_fds: Vec::new(),
         confine: inp.confine,
         exec: false,
+        cgroup_fd: None,
         runtime_hooks: hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
             || hooks
                 .create_runtime()

@@ -70,7 +70,21 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
     let child_hooks =
         !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty();
     let mut state_buf = Vec::with_capacity(if child_hooks { 1 << 16 } else { 0 });
-    let pid = sys::clone_fork(plan.clone_flags).ctx("clone the container's init")?;
+    let pid = match &plan.cgroup_fd {
+        Some(fd) => {
+            match sys::clone3_into_cgroup(plan.clone_flags, std::os::fd::AsRawFd::as_raw_fd(fd)) {
+                // An older kernel: a plain clone; placement then writes cgroup.procs.
+                Err(
+                    nix::errno::Errno::ENOSYS
+                    | nix::errno::Errno::E2BIG
+                    | nix::errno::Errno::EINVAL,
+                ) => sys::clone_fork(plan.clone_flags),
+                r => r,
+            }
+        }
+        None => sys::clone_fork(plan.clone_flags),
+    }
+    .ctx("clone the container's init")?;
     if pid == 0 {
         drop(pchan);
         crate::init::run(plan, &cchan, &mut state_buf);

@@ -20,7 +20,10 @@ fn concurrent_creates_of_one_id_make_one_container() {
                 .unwrap()
         })
         .collect();
-    let codes: Vec<i32> = children.into_iter().map(|mut c| c.wait().unwrap().code().unwrap()).collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().code().unwrap())
+        .collect();
     assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "{codes:?}");
     let losers: Vec<String> = (0..8)
         .map(|i| std::fs::read_to_string(e.dir.join(format!("c{i}.err"))).unwrap())
@@ -38,7 +41,8 @@ fn state_readers_never_see_a_torn_file_while_commands_run() {
     let e = Env::new("race-state");
     e.write(e.config(&["sleep", "60"]), "r");
     let b = e.bundle();
-    e.husk(&["create", "--bundle", b.to_str().unwrap(), "r"]).ok();
+    e.husk(&["create", "--bundle", b.to_str().unwrap(), "r"])
+        .ok();
     // Readers and a start, kill and delete racing with each other.
     let mut readers: Vec<_> = (0..6)
         .map(|_| {
@@ -61,11 +65,16 @@ fn state_readers_never_see_a_torn_file_while_commands_run() {
     for r in readers {
         let o = r.wait_with_output().unwrap();
         if o.status.success() {
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a whole state JSON");
+            let v: serde_json::Value =
+                serde_json::from_slice(&o.stdout).expect("a whole state JSON");
             assert_eq!(v["id"], "r");
         } else {
             // Only after delete: the container is gone, said clearly.
-            assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"), "{:?}", o);
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("does not exist"),
+                "{:?}",
+                o
+            );
         }
     }
 }
@@ -73,7 +82,11 @@ fn state_readers_never_see_a_torn_file_while_commands_run() {
 #[test]
 fn the_cgroup_mount_shows_the_containers_own_cgroup() {
     let e = Env::new("cgmount");
-    let mut c = e.config(&["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"]);
+    let mut c = e.config(&[
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/pids/pids.max",
+    ]);
     c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 33554432});
     c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 77});
     let o = e.run(c, "cg");
