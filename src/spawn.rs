@@ -196,13 +196,15 @@ pub fn child_error(plan: &Plan, step: u32, index: u32, errno: i32) -> Error {
 
 /// The init died without a word: say how.
 pub fn exited(pid: i32, when: &str) -> Error {
-    match waitpid(
-        Pid::from_raw(pid),
-        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-    ) {
+    // EOF on the channel during setup means the init is gone (it cannot
+    // close its end otherwise before execve): wait for its status.
+    match waitpid(Pid::from_raw(pid), None) {
         Ok(WaitStatus::Exited(_, c)) => {
             Error::Msg(format!("container init exited {when} with status {c}"))
         }
+        Ok(WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)) => Error::Msg(format!(
+            "container init was killed {when} by SIGKILL (out of memory? see linux.resources.memory.limit)"
+        )),
         Ok(WaitStatus::Signaled(_, s, _)) => {
             Error::Msg(format!("container init was killed {when} by {s}"))
         }
