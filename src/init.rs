@@ -248,6 +248,15 @@ fn terminal(plan: &Plan, chan: &Channel) -> CResult<()> {
     if plan.new_mount {
         console(slave).at(Step::Pty, 0)?;
     }
+    if let Some((rows, cols)) = plan.console_size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        sys::set_winsize(slave, &ws).at(Step::Pty, 0)?;
+    }
     sys::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Pty, 0)?;
     for fd in 0..3 {
         sys::dup2(slave, fd).at(Step::Pty, 0)?;

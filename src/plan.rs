@@ -129,6 +129,8 @@ pub struct Plan {
     pub domainname: Option<Vec<u8>>,
     // process
     pub terminal: bool,
+    /// process.consoleSize: (rows, columns).
+    pub console_size: Option<(u16, u16)>,
     pub rlimits: Vec<(u32, u64, u64)>,
     pub no_new_privs: bool,
     pub uid: u32,
@@ -523,6 +525,12 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             .filter(|h| !h.is_empty())
             .map(String::into_bytes),
         terminal: process.terminal().unwrap_or(false),
+        console_size: process.console_size().as_ref().map(|b| {
+            (
+                b.height().min(u16::MAX as u64) as u16,
+                b.width().min(u16::MAX as u64) as u16,
+            )
+        }),
         rlimits,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
         uid: user.uid(),

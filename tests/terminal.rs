@@ -296,3 +296,12 @@ fn foreground_exec_with_a_tty_relays_to_its_stdio() {
     assert_eq!(o.code, 4);
     assert!(o.stdout.starts_with("/dev/pts/"), "{:?}", o.stdout);
 }
+
+#[test]
+fn console_size_is_applied() {
+    let e = Env::new("consize");
+    let mut c = tty_config(&e, "stty size");
+    c["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    let o = e.run(c, "cs");
+    assert_eq!(o.ok().trim(), "30 100");
+}
