@@ -288,4 +288,13 @@ fn version_and_features() {
         .as_array()
         .unwrap()
         .contains(&json!("time")));
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    assert!(f["linux"]["seccomp"]["actions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("SCMP_ACT_NOTIFY")));
+    assert!(f["hooks"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("createContainer")));
 }
