@@ -7,6 +7,7 @@
 //! kept strictly apart; the shared file helpers live here.
 
 pub mod convert;
+pub mod devbpf;
 mod mounts;
 mod stats;
 pub mod v1;

@@ -13,12 +13,12 @@ use nix::poll::{poll, PollFd, PollFlags};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::convert::{
-    check_page_size, check_unified_key, dev_line, device_rule, pids_max, rdma_line, v2_cpu_max,
-    v2_cpu_weight, v2_io_weight, v2_limit, v2_swap_max,
+    check_page_size, check_unified_key, dev_line, pids_max, rdma_line, v2_cpu_max, v2_cpu_weight,
+    v2_io_weight, v2_limit, v2_swap_max,
 };
 use super::{
-    mkdir_tracked, parse_u64, procs_recursive, read_file, read_opt, remove_created, signal_pids,
-    stats, warn, write_file, Cgroup, CgroupError, Result,
+    devbpf, mkdir_tracked, parse_u64, procs_recursive, read_file, read_opt, remove_created,
+    signal_pids, stats, warn, write_file, Cgroup, CgroupError, Result,
 };
 
 /// How long freeze/thaw wait for cgroup.events to report the new state.
@@ -287,10 +287,12 @@ impl Cgroup for V2Cgroup {
     }
 
     fn apply(&self, res: &LinuxResources) -> Result<()> {
-        for d in res.devices().iter().flatten() {
-            device_rule(d)?;
+        // The device rules become an eBPF program attached to our directory
+        // (replacing the one a previous apply attached); without rules in
+        // `res` (e.g. an update of other resources) the filter stays as it is.
+        if let Some(devs) = res.devices() {
+            devbpf::install(&self.dir, devs)?;
         }
-        // TODO: install an eBPF BPF_CGROUP_DEVICE program for linux.resources.devices.
         if let Some(m) = res.memory() {
             self.set_memory(m)?;
         }

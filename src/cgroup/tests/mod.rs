@@ -1,5 +1,6 @@
 //! Unit tests against fake cgroup trees in a temp dir (never the real /sys/fs/cgroup).
 
+mod devbpf;
 mod v1;
 mod v2;
 

@@ -66,6 +66,14 @@ fn v2_apply_converts_like_runc() {
         .remove("realtimePeriod");
     full["pids"]["limit"] = 10.into();
     full["unified"] = serde_json::json!({"memory.high": "7000000"});
+    // Device rules become an eBPF program, which needs a real cgroup2 dir
+    // (tests/cgroup_v2_real.rs); a fake one is refused before anything else.
+    let devices = full.as_object_mut().unwrap().remove("devices").unwrap();
+    let err = cg
+        .apply(&serde_json::from_value(serde_json::json!({"devices": devices})).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, CgroupError::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("cgroup2"), "{err}");
     cg.apply(&serde_json::from_value(full).unwrap()).unwrap();
     let expect = [
         ("c/memory.max", "8388608"),
