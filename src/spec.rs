@@ -22,10 +22,10 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
         return Err("the configuration must be a JSON object".into());
     }
     filter_capabilities(&mut v)?;
-    serde_path_to_error::deserialize::<_, Spec>(v).map_err(|e| {
-        let path = e.path().to_string();
-        format!("{path}: {}", e.into_inner())
-    })
+    // Deserialize from text, not from the Value: then the error position
+    // gives the JSON path, and there is one deserializer in the program.
+    let text = serde_json::to_vec(&v).expect("serializes");
+    crate::jsonpath::from_slice::<Spec>(&text).map_err(|e| format!("{}: {}", e.path, e.reason()))
 }
 
 /// Drop capability names the runtime does not know, with a warning; reject
