@@ -46,10 +46,32 @@ pub fn from_slice<T: DeserializeOwned>(text: &[u8]) -> Result<T, PathError> {
 
 /// The JSON path at which deserializing `text` failed with `e`.
 pub fn error_path(text: &[u8], e: &serde_json::Error) -> String {
-    match offset(text, e.line(), e.column()) {
-        Some(end) => path_at(text, end),
-        None => ".".into(),
+    let Some(end) = offset(text, e.line(), e.column()) else {
+        return ".".into();
+    };
+    // serde_json positions an error that a Deserialize impl raises after
+    // reading its value (oci-spec's `deserialize_with` checks, Capability)
+    // where it next stops: after the value, after the `,` that follows an
+    // array element, or, for the last member of an object or array, after
+    // the closing bracket.  serde's own messages come from visitors that
+    // serde_json runs, and are positioned at the value.
+    if !e.is_data() {
+        // Syntax errors are positioned after the byte serde_json peeked at.
+        return path_at(text, end.saturating_sub(1), false);
     }
+    let msg = e.to_string();
+    let serde_message = [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+        "unknown field ",
+        "missing field ",
+        "duplicate field ",
+    ]
+    .iter()
+    .any(|p| msg.starts_with(p));
+    path_at(text, end, !serde_message)
 }
 
 /// The byte offset of serde_json's (1-based line, byte column) position: the
@@ -68,27 +90,41 @@ fn offset(text: &[u8], line: usize, column: usize) -> Option<usize> {
 enum Frame {
     /// An object and the key of its current member (None before the key).
     Obj(Option<String>),
-    /// An array and the index of its current element.
-    Arr(usize),
+    /// An array, the index of its current element and whether that began.
+    Arr(usize, bool),
 }
 
 /// The path of the value being read, or just read, after the first `end`
 /// bytes of `text`: the containers open at that point with their current
-/// member.
-pub fn path_at(text: &[u8], end: usize) -> String {
+/// member.  With `last_member`, the path is that of the value read last: if
+/// the last byte closed a container, its last member; after a `,` in an
+/// array, the element before it.
+pub fn path_at(text: &[u8], end: usize, last_member: bool) -> String {
     let text = &text[..end.min(text.len())];
     let mut stack: Vec<Frame> = Vec::new();
+    let mut closed = None; // the container the last byte closed
+    let mut after_comma = false; // the last token was a `,` in an array
     let mut i = 0;
     while i < text.len() {
-        match text[i] {
-            b'{' => stack.push(Frame::Obj(None)),
-            b'[' => stack.push(Frame::Arr(0)),
-            b'}' | b']' => {
-                stack.pop();
+        let c = text[i];
+        let space = matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+        if !space && c != b']' && c != b',' {
+            if let Some(Frame::Arr(_, began)) = stack.last_mut() {
+                *began = true;
             }
+        }
+        closed = None;
+        after_comma &= space;
+        match c {
+            b'{' => stack.push(Frame::Obj(None)),
+            b'[' => stack.push(Frame::Arr(0, false)),
+            b'}' | b']' => closed = stack.pop(),
             b',' => match stack.last_mut() {
                 Some(Frame::Obj(k)) => *k = None,
-                Some(Frame::Arr(n)) => *n += 1,
+                Some(Frame::Arr(n, began)) => {
+                    (*n, *began) = (*n + 1, false);
+                    after_comma = true;
+                }
                 None => {}
             },
             b'"' => {
@@ -111,6 +147,15 @@ pub fn path_at(text: &[u8], end: usize) -> String {
         }
         i += 1;
     }
+    if last_member {
+        // serde_json ate the `,` after the element (end_seq), or the closing
+        // bracket after the last member.
+        match (stack.last_mut(), closed) {
+            (Some(Frame::Arr(n, began)), _) if after_comma => (*n, *began) = (*n - 1, true),
+            (_, Some(f @ (Frame::Obj(Some(_)) | Frame::Arr(_, true)))) => stack.push(f),
+            _ => {}
+        }
+    }
     let mut out = String::new();
     for f in &stack {
         match f {
@@ -121,7 +166,7 @@ pub fn path_at(text: &[u8], end: usize) -> String {
                 out.push_str(k);
             }
             Frame::Obj(None) => {}
-            Frame::Arr(n) => {
+            Frame::Arr(n, _) => {
                 out.push('[');
                 out.push_str(&n.to_string());
                 out.push(']');
@@ -155,6 +200,26 @@ mod tests {
         s: Option<String>,
         v: Option<Vec<Vec<u8>>>,
         e: Option<E>,
+        #[serde(default, deserialize_with = "checked")]
+        c: Option<String>,
+        l: Option<Vec<Leaf>>,
+    }
+    fn checked<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        if s.as_deref() == Some("bad") {
+            return Err(serde::de::Error::custom("bad value"));
+        }
+        Ok(s)
+    }
+    #[derive(Debug)]
+    struct Leaf;
+    impl<'de> Deserialize<'de> for Leaf {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            match String::deserialize(d)?.as_str() {
+                "bad" => Err(serde::de::Error::custom("bad leaf")),
+                _ => Ok(Leaf),
+            }
+        }
     }
     #[derive(Deserialize, Debug)]
     enum E {
@@ -188,6 +253,17 @@ mod tests {
                  "e" : "Y" } }"#,
                 "b.e",
             ),
+            // Errors raised after the value was read (custom checks).
+            (r#"{"b":{"n":1,"c":"bad"}}"#, "b.c"),
+            (r#"{"b":{"c":"bad","n":1}}"#, "b.c"),
+            (r#"{"b":{"c":"bad" ,"n":1}}"#, "b.c"),
+            (r#"{"b":{"n":1,"c":"bad"} }"#, "b.c"),
+            (r#"{"b":{"n":1,"l":["ok","bad"]}}"#, "b.l[1]"),
+            (r#"{"b":{"n":1,"l":["bad","ok"]}}"#, "b.l[0]"),
+            (r#"{"b":{"n":1,"l":["ok", "bad" ],"s":"x"}}"#, "b.l[1]"),
+            (r#"{"b":{"l":[],"c":"bad"}}"#, "b.c"),
+            (r#"{"b":{"n":1,"l":[]}, "a":[{"s":"x"}]}"#, "a[0]"),
+            (r#"{"b":{"n":1,"l":[]}, "a":[{"n":1}, {"s":"x"} ]}"#, "a[1]"),
             ("[]", "."),
             (r#"{"a":null} x"#, "."),
         ];
