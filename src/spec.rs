@@ -299,4 +299,25 @@ mod tests {
         let s = parse_v(&base()).unwrap();
         assert!(validate(&s, true).is_ok());
     }
+
+    #[test]
+    fn exec_cpu_affinity_format() {
+        // oci-spec's check (vendor/oci-spec, hand-written instead of a regex).
+        for ok in ["0", "0-3", "0-3,7", "1,2,3", "10-20,30-40,5"] {
+            let mut v = base();
+            v["process"]["execCPUAffinity"] = serde_json::json!({"initial": ok, "final": ok});
+            parse_v(&v).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "", "-", "0-", "-3", "0-3,,7", ",1", "1,", "1-2-3", "4-6.", "a", " 1", "\u{663}",
+        ] {
+            let mut v = base();
+            v["process"]["execCPUAffinity"] = serde_json::json!({"final": bad});
+            let e = parse_v(&v).unwrap_err();
+            assert!(
+                e.starts_with("process.execCPUAffinity.final: Invalid execCPUAffinity format"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }
