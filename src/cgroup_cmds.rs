@@ -177,8 +177,7 @@ fn requested(a: &UpdateArgs) -> Result<LinuxResources> {
         } else {
             std::fs::read(path).with_ctx(|| format!("open {path}"))?
         };
-        let de = &mut serde_json::Deserializer::from_slice(&data);
-        r = serde_path_to_error::deserialize(de)
+        r = crate::jsonpath::from_slice(&data)
             .map_err(|e| Error::Invalid(format!("decode resources from {path}: {e}")))?;
         if let Some(m) = r.memory() {
             if m.kernel().is_some() || m.kernel_tcp().is_some() {

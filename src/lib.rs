@@ -18,6 +18,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod jsonpath;
 pub mod log;
 pub mod mountopt;
 pub mod plan;

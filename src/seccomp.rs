@@ -137,11 +137,11 @@ pub enum SeccompError {
 }
 
 impl SeccompError {
-    /// Turns a `serde_path_to_error` failure into a [`SeccompError::Parse`],
+    /// Turns a [`crate::jsonpath::PathError`] into a [`SeccompError::Parse`],
     /// prefixing its path with `prefix` (`"linux.seccomp"` for a bare profile,
     /// `""` when the core deserializes the whole config.json itself).
-    pub fn from_path_error(prefix: &str, e: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let inner = e.path().to_string();
+    pub fn from_path_error(prefix: &str, e: crate::jsonpath::PathError) -> Self {
+        let inner = e.path.clone();
         let path = match (prefix.is_empty(), inner.as_str()) {
             (true, p) => p.to_string(),
             (false, ".") => prefix.to_string(),
@@ -154,11 +154,7 @@ impl SeccompError {
             f if f.starts_with("flags[") => "unknown flag: ",
             _ => "",
         };
-        let mut msg = e.into_inner().to_string();
-        // serde_json appends " at line L column C"; keep only the reason.
-        if let Some(at) = msg.rfind(" at line ") {
-            msg.truncate(at);
-        }
+        let msg = e.reason();
         let msg = if msg.starts_with("unknown variant") {
             format!("{what}{msg}")
         } else {
@@ -172,8 +168,7 @@ impl SeccompError {
 /// `linux.seccomp.syscalls[3].args[0].op: unknown operator: unknown variant
 /// `SCMP_CMP_FOO`, expected one of ...`.
 pub fn parse(json: &str) -> Result<LinuxSeccomp, SeccompError> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| SeccompError::from_path_error(ROOT, e))
+    crate::jsonpath::from_slice(json.as_bytes()).map_err(|e| SeccompError::from_path_error(ROOT, e))
 }
 
 thread_local! {

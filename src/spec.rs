@@ -22,10 +22,10 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
         return Err("the configuration must be a JSON object".into());
     }
     filter_capabilities(&mut v)?;
-    serde_path_to_error::deserialize::<_, Spec>(v).map_err(|e| {
-        let path = e.path().to_string();
-        format!("{path}: {}", e.into_inner())
-    })
+    // Deserialize from text, not from the Value: then the error position
+    // gives the JSON path, and there is one deserializer in the program.
+    let text = serde_json::to_vec(&v).expect("serializes");
+    crate::jsonpath::from_slice::<Spec>(&text).map_err(|e| format!("{}: {}", e.path, e.reason()))
 }
 
 /// Drop capability names the runtime does not know, with a warning; reject
@@ -298,5 +298,26 @@ mod tests {
         );
         let s = parse_v(&base()).unwrap();
         assert!(validate(&s, true).is_ok());
+    }
+
+    #[test]
+    fn exec_cpu_affinity_format() {
+        // oci-spec's check (vendor/oci-spec, hand-written instead of a regex).
+        for ok in ["0", "0-3", "0-3,7", "1,2,3", "10-20,30-40,5"] {
+            let mut v = base();
+            v["process"]["execCPUAffinity"] = serde_json::json!({"initial": ok, "final": ok});
+            parse_v(&v).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "", "-", "0-", "-3", "0-3,,7", ",1", "1,", "1-2-3", "4-6.", "a", " 1", "\u{663}",
+        ] {
+            let mut v = base();
+            v["process"]["execCPUAffinity"] = serde_json::json!({"final": bad});
+            let e = parse_v(&v).unwrap_err();
+            assert!(
+                e.starts_with("process.execCPUAffinity.final: Invalid execCPUAffinity format"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

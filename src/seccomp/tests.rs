@@ -82,8 +82,7 @@ fn whole_config_paths_have_no_prefix_doubling() {
     }
     let json = r#"{"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
         "syscalls":[{"names":["x"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"LT"}]}]}}}"#;
-    let de = &mut serde_json::Deserializer::from_str(json);
-    let e = serde_path_to_error::deserialize::<_, Cfg>(de).unwrap_err();
+    let e = crate::jsonpath::from_slice::<Cfg>(json.as_bytes()).unwrap_err();
     let e = SeccompError::from_path_error("", e).to_string();
     assert!(
         e.starts_with("linux.seccomp.syscalls[0].args[0].op: unknown operator"),

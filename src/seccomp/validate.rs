@@ -2,7 +2,7 @@
 //!
 //! Unknown enum strings (actions, operators, architectures, flags) never reach
 //! this code: oci-spec rejects them while deserializing.  Use [`super::parse`]
-//! (or run the whole config through `serde_path_to_error`, see
+//! (or run the whole config through [`crate::jsonpath::from_slice`], see
 //! [`super::SeccompError::from_path_error`]) so that such errors also name the
 //! JSON field.
 
