@@ -1,13 +1,18 @@
 #!/bin/sh
 # Debian packages husk's build and tests need: busybox-static (the embedded
-# default rootfs), runc and crun (differential tests, benchmark), libseccomp.
+# default rootfs), runc and crun (differential tests, benchmark), libseccomp,
+# and the container managers that tests/managers.rs drives husk with: podman
+# (with conmon), containerd (ctr, the runc v2 shim) and docker.io. Their
+# services are not started (tests start their own daemons); no
+# recommended packages.
 set -eu
 need=""
-for p in busybox-static runc crun libseccomp-dev pkg-config time gcc libc6-dev; do
+for p in busybox-static runc crun libseccomp-dev pkg-config time gcc libc6-dev \
+    podman conmon containerd docker.io; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq $need >/dev/null
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi

@@ -1,0 +1,688 @@
+//! podman, containerd (ctr) and Docker driving husk as their OCI runtime.
+//!
+//! Each suite starts its manager itself with every piece of state under a
+//! folder of its own (`/tmp/husk-mgr-PID-MANAGER-RUNTIME`, short for the
+//! daemons' socket paths), imports a busybox image made by
+//! tests/make-rootfs.sh, and runs: a container that prints and exits with a
+//! given code, a tty container, a detached container that is exec'd into,
+//! paused, resumed, stopped and removed, a memory limit (OOM kill) and a
+//! pids limit. Afterwards no container state may be left in the runtime's
+//! root, no cgroup under the suite's cgroup parent and no mount under its
+//! folder. Daemons are stopped by pid, also when a check fails.
+//!
+//! `HUSK_MANAGER_RUNTIME=runc` (or `husk,runc`, or paths) runs the same
+//! suites with other runtimes: they must pass with runc too.
+//! `HUSK_MANAGER_TRACE=FILE` puts a wrapper in front of the runtime that
+//! appends each call's argv to FILE.
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "localhost/husk-bb:latest";
+const TIMEOUT: Duration = Duration::from_secs(180);
+/// A container that exits 42 on SIGTERM once it has said it is ready.
+const DETACHED: &str = "trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep 1 & wait $!; done";
+/// 64 MiB held by the shell: more than the 16 MiB limit.
+const HOG: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived";
+const FORKS: &str = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 20 ]; do sleep 10 & i=$((i+1)); done; echo forked-all";
+
+/// The runtime under test: its path and the root it uses when a manager
+/// passes none (podman as root does not).
+#[derive(Clone)]
+struct Runtime {
+    name: String,
+    path: PathBuf,
+    default_root: PathBuf,
+}
+
+fn runtimes() -> Vec<Runtime> {
+    let spec = std::env::var("HUSK_MANAGER_RUNTIME").unwrap_or_else(|_| "husk".into());
+    spec.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let path = match s {
+                "husk" => PathBuf::from(env!("CARGO_BIN_EXE_husk")),
+                "runc" | "crun" => which(s).unwrap_or_else(|| panic!("{s} is not installed")),
+                p => PathBuf::from(p),
+            };
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let default_root = PathBuf::from(format!("/run/{name}"));
+            Runtime {
+                name,
+                path,
+                default_root,
+            }
+        })
+        .collect()
+}
+
+fn which(prog: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .ok()?
+        .split(':')
+        .map(|d| Path::new(d).join(prog))
+        .find(|p| p.is_file())
+}
+
+/// The packaged Docker client (another one may come first in PATH).
+fn docker_client() -> PathBuf {
+    let p = PathBuf::from("/usr/bin/docker");
+    if p.is_file() {
+        p
+    } else {
+        which("docker").expect("docker is not installed")
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self, what: &str) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "{what} failed: stdout={:?} stderr={:?}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+}
+
+/// A daemon of the suite, stopped by its pid when dropped.
+struct Daemon {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn stop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let pid = self.child.id() as i32;
+        // SAFETY: pid is our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One suite's world: its folder, cgroup parent, runtime, daemon, and what
+/// it checked. Dropping it force-removes containers, stops the daemon,
+/// unmounts and removes everything left.
+struct World {
+    manager: &'static str,
+    dir: PathBuf,
+    cgroup_parent: String,
+    rt: Runtime,
+    real_rt: Runtime,
+    daemon: Option<Daemon>,
+    /// Shell commands that force-remove this suite's containers.
+    cleanup: Vec<String>,
+    checked: Vec<String>,
+    seq: u32,
+}
+
+impl World {
+    fn new(manager: &'static str, rt: &Runtime) -> World {
+        let n = format!("{}-{manager}-{}", std::process::id(), rt.name);
+        let dir = std::env::temp_dir().join(format!("husk-mgr-{n}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        let mut w = World {
+            manager,
+            cgroup_parent: format!("/husk-mgr-{n}"),
+            rt: rt.clone(),
+            real_rt: rt.clone(),
+            daemon: None,
+            cleanup: Vec::new(),
+            checked: Vec::new(),
+            seq: 0,
+            dir,
+        };
+        if let Ok(trace) = std::env::var("HUSK_MANAGER_TRACE") {
+            // Same file name, so managers treat it as the runtime itself.
+            let wrapper = w.dir.join("trace").join(&rt.name);
+            std::fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
+            std::fs::write(
+                &wrapper,
+                format!(
+                    "#!/bin/sh\necho \"{manager} $$: $*\" >> {trace}\nexec {} \"$@\"\n",
+                    rt.path.display()
+                ),
+            )
+            .unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+            w.rt.path = wrapper;
+        }
+        w
+    }
+
+    fn check(&mut self, what: impl Into<String>) {
+        self.checked.push(what.into());
+    }
+
+    /// A busybox rootfs (no probe) and its tar, in this suite's folder.
+    fn rootfs(&self) -> (PathBuf, PathBuf) {
+        let root = self.dir.join("rootfs");
+        let st = Command::new("sh")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/make-rootfs.sh"))
+            .arg(&root)
+            .env("NO_PROBE", "1")
+            .status()
+            .expect("run tests/make-rootfs.sh");
+        assert!(st.success(), "building the busybox rootfs failed");
+        let tar = self.dir.join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success(), "tar of the rootfs failed");
+        (root, tar)
+    }
+
+    /// Run to completion (with a time limit); output through files, as a
+    /// daemonized child may keep pipes open.
+    fn run(&mut self, cmd: &mut Command) -> Out {
+        self.seq += 1;
+        let (o, e) = (
+            self.dir.join("out").join(format!("{}.out", self.seq)),
+            self.dir.join("out").join(format!("{}.err", self.seq)),
+        );
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{cmd:?}: {err}"));
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{cmd:?} did not finish in {TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Out {
+            code: status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            stdout: std::fs::read_to_string(&o).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&e).unwrap_or_default(),
+        }
+    }
+
+    fn start_daemon(&mut self, name: &'static str, cmd: &mut Command) {
+        let log = self.dir.join(format!("{name}.log"));
+        let f = std::fs::File::create(&log).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        self.daemon = Some(Daemon { name, child, log });
+    }
+
+    /// Poll `probe` until it succeeds: the daemon answers on its socket.
+    fn wait_ready(&mut self, mut probe: impl FnMut() -> Command) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if self.run(&mut probe()).code == 0 {
+                return;
+            }
+            let d = self.daemon.as_mut().unwrap();
+            if let Ok(Some(st)) = d.child.try_wait() {
+                panic!(
+                    "{} exited ({st}) before it was ready:\n{}",
+                    d.name,
+                    tail(&d.log)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready in 120 s:\n{}",
+                d.name,
+                tail(&d.log)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Poll until `f` holds (a state the manager reaches asynchronously).
+    fn wait_for(&mut self, what: &str, mut f: impl FnMut(&mut World) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !f(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Container cgroups left under the parent in any hierarchy (podman's
+    /// own `conmon` group is not a container's).
+    fn cgroup_leftovers(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let p = h.path().join(self.cgroup_parent.trim_start_matches('/'));
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "conmon" {
+                    out.push(e.path());
+                }
+            }
+        }
+        out
+    }
+
+    /// Cgroups under the parent that the v1 freezer holds frozen (None
+    /// without a v1 freezer).
+    fn frozen(&self) -> Option<usize> {
+        let p =
+            Path::new("/sys/fs/cgroup/freezer").join(self.cgroup_parent.trim_start_matches('/'));
+        if !Path::new("/sys/fs/cgroup/freezer/freezer.state").exists()
+            && !Path::new("/sys/fs/cgroup/freezer/tasks").exists()
+        {
+            return None;
+        }
+        Some(
+            std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    std::fs::read_to_string(e.path().join("freezer.state"))
+                        .is_ok_and(|s| s.trim() == "FROZEN")
+                })
+                .count(),
+        )
+    }
+
+    fn mounts_left(&self) -> Vec<String> {
+        let d = self.dir.to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&d))
+            .map(String::from)
+            .collect()
+    }
+
+    /// Entries (container state) in a runtime root, dot-files aside.
+    fn state_in(root: &Path) -> Vec<String> {
+        std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    }
+
+    /// The checks after all containers are gone: runtime state, cgroups
+    /// (daemon still up), then mounts (daemon stopped). Prints the report.
+    fn finish(&mut self, runtime_roots: &[PathBuf], ids: &[String]) {
+        for root in runtime_roots {
+            let left: Vec<String> = World::state_in(root)
+                .into_iter()
+                .filter(|n| ids.is_empty() || ids.contains(n))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "container state left in {root:?}: {left:?}"
+            );
+            self.check(format!("no container state left in {}", root.display()));
+        }
+        let cg = self.cgroup_leftovers();
+        assert!(cg.is_empty(), "cgroups left: {cg:?}");
+        self.check(format!("no cgroup left under {}", self.cgroup_parent));
+        if let Some(mut d) = self.daemon.take() {
+            d.stop();
+            let st = d.child.wait().unwrap();
+            self.check(format!("{} stopped ({st})", d.name));
+        }
+        let m = self.mounts_left();
+        assert!(m.is_empty(), "mounts left: {m:?}");
+        self.check(format!("no mount left under {}", self.dir.display()));
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "\n{} with {} ({}): all checks passed:",
+            self.manager,
+            self.real_rt.name,
+            self.real_rt.path.display()
+        );
+        for c in &self.checked {
+            let _ = writeln!(err, "  ok: {c}");
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        for c in std::mem::take(&mut self.cleanup) {
+            let _ = self.run(Command::new("sh").arg("-c").arg(c));
+        }
+        if let Some(mut d) = self.daemon.take() {
+            if failing {
+                eprintln!("--- {} log (tail) ---\n{}", d.name, tail(&d.log));
+            }
+            d.stop();
+        }
+        let mut m = self.mounts_left();
+        m.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in m {
+            let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let p = h.path().join(self.cgroup_parent.trim_start_matches('/'));
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+            let _ = std::fs::remove_dir(&p);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tail(p: &Path) -> String {
+    let s = std::fs::read_to_string(p).unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+// ---------------------------------------------------------------- podman
+
+#[test]
+fn podman() {
+    for rt in runtimes() {
+        podman_suite(&rt);
+    }
+}
+
+fn podman_suite(rt: &Runtime) {
+    let mut w = World::new("podman", rt);
+    let (_, tar) = w.rootfs();
+    let d = w.dir.clone();
+    // podman hands --log-format json only to runtimes it names here.
+    let conf = d.join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[engine]\nruntime_supports_json = [\"{0}\"]\n\n[engine.runtimes]\n{0} = [\"{1}\"]\n",
+            w.rt.name,
+            w.rt.path.display()
+        ),
+    )
+    .unwrap();
+    let (rtpath, parent) = (w.rt.path.clone(), w.cgroup_parent.clone());
+    let podman = move |args: &[&str]| {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", &conf)
+            .args(["--root", s(&d.join("root"))])
+            .args(["--runroot", s(&d.join("runroot"))])
+            .args(["--tmpdir", s(&d.join("tmp"))])
+            .args(["--network-config-dir", s(&d.join("net"))])
+            .args(["--runtime", s(&rtpath)])
+            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(args);
+        c
+    };
+    let run_opts = [
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &parent,
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=32768:32768",
+    ];
+    let run_args = |extra: &[&str]| -> Vec<String> {
+        let mut v = vec!["run".to_string()];
+        v.extend(run_opts.iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let p = |w: &mut World, args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        w.run(&mut podman(&a))
+    };
+    let cleanup = {
+        let c = podman(&["rm", "-a", "-f", "-t", "0"]);
+        let mut sh = String::new();
+        for (k, v) in c.get_envs() {
+            sh += &format!("{}={} ", k.to_string_lossy(), v.unwrap().to_string_lossy());
+        }
+        sh += "podman";
+        for a in c.get_args() {
+            sh += &format!(" '{}'", a.to_string_lossy());
+        }
+        sh
+    };
+    w.cleanup = vec![cleanup];
+
+    p(&mut w, vec!["import".into(), s(&tar).into(), IMAGE.into()]).ok("podman import");
+    w.check("podman import of the busybox rootfs tar");
+
+    // Prints and exits with a given code; stdout and stderr apart.
+    let o = p(
+        &mut w,
+        run_args(&[
+            "--rm",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo out-1; echo err-1 >&2; exit 7",
+        ]),
+    );
+    assert_eq!((o.code, o.stdout.as_str()), (7, "out-1\n"), "{}", o.stderr);
+    assert!(o.stderr.contains("err-1"), "{}", o.stderr);
+    w.check("run --rm: stdout, stderr and exit code 7");
+
+    // A tty.
+    let o = p(
+        &mut w,
+        run_args(&["--rm", "-t", IMAGE, "sh", "-c", "tty; echo tty-ok; exit 3"]),
+    );
+    assert_eq!(o.code, 3, "{} {}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("/dev/pts/") && o.stdout.contains("tty-ok\r\n"),
+        "{:?}",
+        o.stdout
+    );
+    w.check("run -t: a pty (/dev/pts/N, CRLF) and exit code 3");
+
+    // Detached: exec, pause, resume, stop, remove.
+    let o = p(
+        &mut w,
+        run_args(&["-d", "--name", "det", IMAGE, "sh", "-c", DETACHED]),
+    );
+    o.ok("podman run -d");
+    w.wait_for("the detached container to be ready", |w| {
+        p(
+            w,
+            ["exec", "det", "test", "-e", "/tmp/ready"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .code
+            == 0
+    });
+    let o = p(
+        &mut w,
+        [
+            "exec",
+            "det",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo exec-ok; exit 4",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with("sh -c trap") && o.stdout.ends_with("exec-ok\n"),
+        "{:?}",
+        o.stdout
+    );
+    w.check("exec: sees the container's pid 1, output and exit code 4");
+    let o = p(
+        &mut w,
+        ["exec", "-t", "det", "sh", "-c", "tty; echo exec-tty-ok"]
+            .map(String::from)
+            .to_vec(),
+    );
+    assert!(
+        o.code == 0 && o.stdout.contains("/dev/pts/") && o.stdout.contains("exec-tty-ok"),
+        "{:?} {}",
+        o.stdout,
+        o.stderr
+    );
+    w.check("exec -t: a pty");
+    let status = |w: &mut World| {
+        p(
+            w,
+            [
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                "det",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+        .ok("podman inspect")
+        .trim()
+        .to_string()
+    };
+    p(&mut w, vec!["pause".into(), "det".into()]).ok("podman pause");
+    assert_eq!(status(&mut w), "paused 0");
+    if let Some(n) = w.frozen() {
+        assert_eq!(n, 1, "one frozen cgroup");
+    }
+    w.check("pause: paused, its freezer cgroup FROZEN");
+    p(&mut w, vec!["unpause".into(), "det".into()]).ok("podman unpause");
+    assert_eq!(status(&mut w), "running 0");
+    if let Some(n) = w.frozen() {
+        assert_eq!(n, 0, "no frozen cgroup");
+    }
+    let o = p(
+        &mut w,
+        ["exec", "det", "echo", "after-resume"]
+            .map(String::from)
+            .to_vec(),
+    );
+    assert_eq!(o.ok("exec after unpause"), "after-resume\n");
+    w.check("unpause: running and exec works again");
+    p(
+        &mut w,
+        ["stop", "-t", "30", "det"].map(String::from).to_vec(),
+    )
+    .ok("podman stop");
+    assert_eq!(status(&mut w), "exited 42");
+    w.check("stop: SIGTERM reached the container, exit code 42");
+    p(&mut w, vec!["rm".into(), "det".into()]).ok("podman rm");
+    w.check("rm of the stopped container");
+
+    // Memory limit: the OOM killer ends the shell.
+    let o = p(
+        &mut w,
+        run_args(&[
+            "--name",
+            "oom",
+            "--memory",
+            "16m",
+            "--memory-swap",
+            "16m",
+            IMAGE,
+            "sh",
+            "-c",
+            HOG,
+        ]),
+    );
+    assert_eq!(o.code, 137, "{:?} {:?}", o.stdout, o.stderr);
+    assert_eq!(o.stdout, "16777216\n", "{}", o.stderr);
+    let oom = p(
+        &mut w,
+        ["inspect", "-f", "{{.State.OOMKilled}}", "oom"]
+            .map(String::from)
+            .to_vec(),
+    );
+    let oom = oom.ok("podman inspect").trim().to_string();
+    p(&mut w, vec!["rm".into(), "oom".into()]).ok("podman rm");
+    w.check(format!(
+        "--memory 16m: limit set, OOM kill, exit code 137 (OOMKilled={oom}: podman 4.3's conmon does not report it on cgroup v1, with runc neither)"
+    ));
+
+    // pids limit: fork fails.
+    let o = p(
+        &mut w,
+        run_args(&["--rm", "--pids-limit", "8", IMAGE, "sh", "-c", FORKS]),
+    );
+    assert!(
+        o.stdout.starts_with("8\n") && !o.stdout.contains("forked-all"),
+        "{:?}",
+        o.stdout
+    );
+    assert!(o.stderr.contains("can't fork"), "{:?}", o.stderr);
+    w.check("--pids-limit 8: pids.max 8, fork fails");
+
+    let o = p(&mut w, ["ps", "-aq"].map(String::from).to_vec());
+    assert_eq!(o.ok("podman ps"), "", "containers left");
+    w.check("podman ps -a: no container left");
+    // podman passes no --root as root: the runtime uses its default root,
+    // shared with others, so look for the ids of this suite's containers.
+    let o = p(
+        &mut w,
+        [
+            "events",
+            "--stream=false",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.ID}}",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    let mut ids: Vec<String> = o
+        .ok("podman events")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "containers in podman's events: {ids:?}");
+    let roots = [w.real_rt.default_root.clone()];
+    w.finish(&roots, &ids);
+}
