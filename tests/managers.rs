@@ -131,7 +131,8 @@ struct World {
     cgroup_parent: String,
     rt: Runtime,
     real_rt: Runtime,
-    daemon: Option<Daemon>,
+    /// Stopped in reverse order.
+    daemons: Vec<Daemon>,
     /// Shell commands that force-remove this suite's containers.
     cleanup: Vec<String>,
     checked: Vec<String>,
@@ -149,7 +150,7 @@ impl World {
             cgroup_parent: format!("/husk-mgr-{n}"),
             rt: rt.clone(),
             real_rt: rt.clone(),
-            daemon: None,
+            daemons: Vec::new(),
             cleanup: Vec::new(),
             checked: Vec::new(),
             seq: 0,
@@ -245,7 +246,7 @@ impl World {
             .stderr(f)
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        self.daemon = Some(Daemon { name, child, log });
+        self.daemons.push(Daemon { name, child, log });
     }
 
     /// Poll `probe` until it succeeds: the daemon answers on its socket.
@@ -255,7 +256,7 @@ impl World {
             if self.run(&mut probe()).code == 0 {
                 return;
             }
-            let d = self.daemon.as_mut().unwrap();
+            let d = self.daemons.last_mut().unwrap();
             if let Ok(Some(st)) = d.child.try_wait() {
                 panic!(
                     "{} exited ({st}) before it was ready:\n{}",
@@ -345,6 +346,8 @@ impl World {
     /// The checks after all containers are gone: runtime state, cgroups
     /// (daemon still up), then mounts (daemon stopped). Prints the report.
     fn finish(&mut self, runtime_roots: &[PathBuf], ids: &[String]) {
+        // The manager has shown no container left: nothing to force.
+        self.cleanup.clear();
         for root in runtime_roots {
             let left: Vec<String> = World::state_in(root)
                 .into_iter()
@@ -359,10 +362,10 @@ impl World {
         let cg = self.cgroup_leftovers();
         assert!(cg.is_empty(), "cgroups left: {cg:?}");
         self.check(format!("no cgroup left under {}", self.cgroup_parent));
-        if let Some(mut d) = self.daemon.take() {
+        while let Some(mut d) = self.daemons.pop() {
             d.stop();
             let st = d.child.wait().unwrap();
-            self.check(format!("{} stopped ({st})", d.name));
+            self.check(format!("{} stopped by its pid ({st})", d.name));
         }
         let m = self.mounts_left();
         assert!(m.is_empty(), "mounts left: {m:?}");
@@ -387,7 +390,7 @@ impl Drop for World {
         for c in std::mem::take(&mut self.cleanup) {
             let _ = self.run(Command::new("sh").arg("-c").arg(c));
         }
-        if let Some(mut d) = self.daemon.take() {
+        while let Some(mut d) = self.daemons.pop() {
             if failing {
                 eprintln!("--- {} log (tail) ---\n{}", d.name, tail(&d.log));
             }
@@ -413,6 +416,23 @@ fn tail(p: &Path) -> String {
     let s = std::fs::read_to_string(p).unwrap_or_default();
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// `cmd` as one line for `sh -c`: its environment and quoted arguments.
+fn shell_line(cmd: &Command) -> String {
+    let q = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''"));
+    let mut line = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            line += &format!("{}={} ", k.to_string_lossy(), q(v));
+        }
+    }
+    line += &q(cmd.get_program());
+    for a in cmd.get_args() {
+        line += " ";
+        line += &q(a);
+    }
+    line
 }
 
 fn s(p: &Path) -> &str {
@@ -476,19 +496,7 @@ fn podman_suite(rt: &Runtime) {
         let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         w.run(&mut podman(&a))
     };
-    let cleanup = {
-        let c = podman(&["rm", "-a", "-f", "-t", "0"]);
-        let mut sh = String::new();
-        for (k, v) in c.get_envs() {
-            sh += &format!("{}={} ", k.to_string_lossy(), v.unwrap().to_string_lossy());
-        }
-        sh += "podman";
-        for a in c.get_args() {
-            sh += &format!(" '{}'", a.to_string_lossy());
-        }
-        sh
-    };
-    w.cleanup = vec![cleanup];
+    w.cleanup = vec![shell_line(&podman(&["rm", "-a", "-f", "-t", "0"]))];
 
     p(&mut w, vec!["import".into(), s(&tar).into(), IMAGE.into()]).ok("podman import");
     w.check("podman import of the busybox rootfs tar");
@@ -685,4 +693,326 @@ fn podman_suite(rt: &Runtime) {
     assert_eq!(ids.len(), 5, "containers in podman's events: {ids:?}");
     let roots = [w.real_rt.default_root.clone()];
     w.finish(&roots, &ids);
+}
+
+// ------------------------------------------------------------ containerd
+
+fn sha256(p: &Path) -> String {
+    let o = Command::new("sha256sum").arg(p).output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// An OCI image archive of the rootfs tar (one uncompressed layer), named
+/// IMAGE, as `ctr image import` takes it.
+fn oci_archive(dir: &Path, layer: &Path) -> PathBuf {
+    let oci = dir.join("oci");
+    let blobs = oci.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let blob = |data: &[u8]| -> (String, usize) {
+        let tmp = oci.join("blob.tmp");
+        std::fs::write(&tmp, data).unwrap();
+        let d = sha256(&tmp);
+        std::fs::rename(&tmp, blobs.join(&d)).unwrap();
+        (format!("sha256:{d}"), data.len())
+    };
+    let (layer_digest, layer_size) = blob(&std::fs::read(layer).unwrap());
+    let config = json!({
+        "architecture": std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    });
+    let (config_digest, config_size) = blob(&serde_json::to_vec(&config).unwrap());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}],
+    });
+    let (m_digest, m_size) = blob(&serde_json::to_vec(&manifest).unwrap());
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": m_digest, "size": m_size,
+            "annotations": {"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "latest"},
+        }],
+    });
+    std::fs::write(oci.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(oci.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let archive = dir.join("image.oci.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&oci)
+        .arg("-cf")
+        .arg(&archive)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    archive
+}
+
+#[test]
+fn containerd() {
+    for rt in runtimes() {
+        containerd_suite(&rt);
+    }
+}
+
+fn containerd_suite(rt: &Runtime) {
+    const NS: &str = "husk-mgr";
+    let mut w = World::new("containerd", rt);
+    let (rootfs, tar) = w.rootfs();
+    let archive = oci_archive(&w.dir, &tar);
+    let d = w.dir.clone();
+    let sock = d.join("c.sock");
+    let config = d.join("containerd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "{sock}"
+[ttrpc]
+  address = "{sock}.ttrpc"
+[debug]
+  address = "{d}/debug.sock"
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d}/opt"
+"#,
+            root = d.join("root").display(),
+            state = d.join("state").display(),
+            sock = sock.display(),
+            d = d.display(),
+        ),
+    )
+    .unwrap();
+    w.start_daemon(
+        "containerd",
+        Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--state")
+            .arg(d.join("state"))
+            .arg("--address")
+            .arg(&sock),
+    );
+    let ctr = {
+        let sock = sock.clone();
+        move |args: &[&str]| {
+            let mut c = Command::new("ctr");
+            c.arg("--address")
+                .arg(&sock)
+                .args(["--namespace", NS])
+                .args(args);
+            c
+        }
+    };
+    w.wait_ready(|| ctr(&["version"]));
+    w.check("containerd answers on its socket");
+    let runtime_root = d.join("runtime-root");
+    let (rtpath, parent) = (w.rt.path.clone(), w.cgroup_parent.clone());
+    // `ctr run` with the runc v2 shim, husk as its runc binary, a root
+    // under our folder and a cgroup under our parent.
+    let run = |w: &mut World, opts: &[&str], id: &str, args: &[&str]| -> Command {
+        let cg = format!("{parent}/{id}");
+        let mut a = vec![
+            "run",
+            "--runc-binary",
+            s(&rtpath),
+            "--runc-root",
+            s(&runtime_root),
+            "--cgroup",
+            &cg,
+        ];
+        a.extend_from_slice(opts);
+        if !opts.contains(&"--config") {
+            a.push(IMAGE);
+        }
+        a.push(id);
+        a.extend_from_slice(args);
+        w.cleanup.push(format!(
+            "{}; {}; {}",
+            shell_line(&ctr(&["task", "kill", "-s", "KILL", id])),
+            shell_line(&ctr(&["task", "rm", "-f", id])),
+            shell_line(&ctr(&["container", "rm", id]))
+        ));
+        ctr(&a)
+    };
+
+    w.run(&mut ctr(&["image", "import", s(&archive)]))
+        .ok("ctr image import");
+    w.check("ctr image import of a hand-made OCI archive of the busybox rootfs");
+
+    let mut c = run(
+        &mut w,
+        &["--rm"],
+        "plain",
+        &["sh", "-c", "echo out-1; echo err-1 >&2; exit 7"],
+    );
+    let o = w.run(&mut c);
+    assert_eq!((o.code, o.stdout.as_str()), (7, "out-1\n"), "{}", o.stderr);
+    assert!(o.stderr.contains("err-1"), "{}", o.stderr);
+    w.check("ctr run --rm: stdout, stderr and exit code 7");
+
+    // ctr -t wants a terminal of its own: script(1) gives it one.
+    let c = run(
+        &mut w,
+        &["--rm", "-t"],
+        "tty",
+        &["sh", "-c", "tty; echo tty-ok; exit 3"],
+    );
+    let o = w.run(Command::new("script").args(["-qec", &shell_line(&c), "/dev/null"]));
+    assert_eq!(o.code, 3, "{:?} {}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("/dev/pts/") && o.stdout.contains("tty-ok\r"),
+        "{:?}",
+        o.stdout
+    );
+    w.check("ctr run -t (under script(1)): a pty (/dev/pts/N, CR) and exit code 3");
+
+    let mut c = run(&mut w, &["-d", "--null-io"], "det", &["sh", "-c", DETACHED]);
+    w.run(&mut c).ok("ctr run -d");
+    let mut n = 0;
+    let mut exec = |w: &mut World, tty: bool, args: &[&str]| {
+        n += 1;
+        let id = format!("e{n}");
+        let mut a = vec!["task", "exec", "--exec-id", &id];
+        if tty {
+            a.push("-t");
+        }
+        a.push("det");
+        a.extend_from_slice(args);
+        let c = ctr(&a);
+        if tty {
+            w.run(Command::new("script").args(["-qec", &shell_line(&c), "/dev/null"]))
+        } else {
+            let mut c = c;
+            w.run(&mut c)
+        }
+    };
+    w.wait_for("the detached container to be ready", |w| {
+        exec(w, false, &["test", "-e", "/tmp/ready"]).code == 0
+    });
+    let o = exec(
+        &mut w,
+        false,
+        &[
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo exec-ok; exit 4",
+        ],
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with("sh -c trap") && o.stdout.ends_with("exec-ok\n"),
+        "{:?}",
+        o.stdout
+    );
+    w.check("task exec: sees the container's pid 1, output and exit code 4");
+    let o = exec(&mut w, true, &["sh", "-c", "tty; echo exec-tty-ok"]);
+    assert!(
+        o.code == 0 && o.stdout.contains("/dev/pts/") && o.stdout.contains("exec-tty-ok"),
+        "{:?} {}",
+        o.stdout,
+        o.stderr
+    );
+    w.check("task exec -t: a pty");
+    let status = |w: &mut World| -> String {
+        let o = w.run(&mut ctr(&["task", "ls"]));
+        o.ok("ctr task ls")
+            .lines()
+            .find(|l| l.starts_with("det "))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .unwrap_or("")
+            .to_string()
+    };
+    w.run(&mut ctr(&["task", "pause", "det"]))
+        .ok("ctr task pause");
+    assert_eq!(status(&mut w), "PAUSED");
+    if let Some(n) = w.frozen() {
+        assert_eq!(n, 1, "one frozen cgroup");
+    }
+    w.check("task pause: PAUSED, its freezer cgroup FROZEN");
+    w.run(&mut ctr(&["task", "resume", "det"]))
+        .ok("ctr task resume");
+    assert_eq!(status(&mut w), "RUNNING");
+    if let Some(n) = w.frozen() {
+        assert_eq!(n, 0, "no frozen cgroup");
+    }
+    let o = exec(&mut w, false, &["echo", "after-resume"]);
+    assert_eq!(o.ok("exec after resume"), "after-resume\n");
+    w.check("task resume: RUNNING and exec works again");
+    w.run(&mut ctr(&["task", "kill", "det"]))
+        .ok("ctr task kill");
+    w.wait_for("the task to stop", |w| status(w) == "STOPPED");
+    let o = w.run(&mut ctr(&["task", "rm", "det"]));
+    o.ok("ctr task rm");
+    assert!(o.stderr.contains("exit code 42"), "{:?}", o.stderr);
+    w.check("task kill: SIGTERM reached the container, exit code 42");
+    w.run(&mut ctr(&["container", "rm", "det"]))
+        .ok("ctr container rm");
+    w.check("task rm, container rm");
+
+    // Memory limit: an OOM kill, and the shim's OOM event.
+    w.start_daemon("ctr events", &mut ctr(&["events"]));
+    let events = w.daemons.last().unwrap().log.clone();
+    let mut c = run(
+        &mut w,
+        &["--rm", "--memory-limit", "16777216"],
+        "oom",
+        &["sh", "-c", HOG],
+    );
+    let o = w.run(&mut c);
+    assert_eq!(o.code, 137, "{:?} {:?}", o.stdout, o.stderr);
+    assert!(!o.stdout.contains("survived"));
+    w.wait_for("the /tasks/oom event", |_| {
+        std::fs::read_to_string(&events).is_ok_and(|e| e.contains("/tasks/oom"))
+    });
+    w.check("--memory-limit 16 MiB: OOM kill, exit code 137, a /tasks/oom event");
+
+    // pids limit: ctr has no flag for it, so a whole spec (--config) with
+    // the unpacked rootfs as its root.
+    let o = w.run(&mut ctr(&["oci", "spec"]));
+    let mut spec: Value = serde_json::from_str(o.ok("ctr oci spec")).unwrap();
+    spec["process"]["args"] = json!(["/bin/sh", "-c", FORKS]);
+    spec["process"]["env"] = json!(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
+    spec["root"] = json!({"path": rootfs, "readonly": true});
+    spec["linux"]["resources"]["pids"] = json!({"limit": 8});
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["ro", "nosuid", "noexec", "nodev"]}));
+    let spec_file = d.join("pids.json");
+    std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let mut c = run(&mut w, &["--rm", "--config", s(&spec_file)], "pids", &[]);
+    let o = w.run(&mut c);
+    assert!(
+        o.stdout.starts_with("8\n") && !o.stdout.contains("forked-all"),
+        "{:?} {:?}",
+        o.stdout,
+        o.stderr
+    );
+    assert!(o.stderr.contains("can't fork"), "{:?}", o.stderr);
+    w.check("pids limit 8 (--config spec): pids.max 8, fork fails");
+
+    let o = w.run(&mut ctr(&["task", "ls", "-q"]));
+    assert_eq!(o.ok("ctr task ls"), "", "tasks left");
+    let o = w.run(&mut ctr(&["container", "ls", "-q"]));
+    assert_eq!(o.ok("ctr container ls"), "", "containers left");
+    w.check("ctr task ls, container ls: nothing left");
+    let roots = [runtime_root.join(NS)];
+    w.finish(&roots, &[]);
 }
