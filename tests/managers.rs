@@ -10,8 +10,9 @@
 //! root, no cgroup under the suite's cgroup parent and no mount under its
 //! folder. Daemons are stopped by pid, also when a check fails.
 //!
-//! `HUSK_MANAGER_RUNTIME=runc` (or `husk,runc`, or paths) runs the same
-//! suites with other runtimes: they must pass with runc too.
+//! Each suite runs with husk and then with runc (they must pass with runc
+//! too, which shows the checks are right); `HUSK_MANAGER_RUNTIME=husk` (or
+//! `runc`, `crun`, a path, or a comma-separated list) picks others.
 //! `HUSK_MANAGER_TRACE=FILE` puts a wrapper in front of the runtime that
 //! appends each call's argv to FILE.
 
@@ -40,7 +41,9 @@ struct Runtime {
 }
 
 fn runtimes() -> Vec<Runtime> {
-    let spec = std::env::var("HUSK_MANAGER_RUNTIME").unwrap_or_else(|_| "husk".into());
+    // Both by default: the suites are quick, and runc passing them shows
+    // that a failure with husk is husk's.
+    let spec = std::env::var("HUSK_MANAGER_RUNTIME").unwrap_or_else(|_| "husk,runc".into());
     spec.split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
@@ -463,7 +466,7 @@ fn podman_suite(rt: &Runtime) {
         ),
     )
     .unwrap();
-    let (rtpath, parent) = (w.rt.path.clone(), w.cgroup_parent.clone());
+    let rtpath = w.rt.path.clone();
     let podman = move |args: &[&str]| {
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", &conf)
@@ -476,50 +479,82 @@ fn podman_suite(rt: &Runtime) {
             .args(args);
         c
     };
-    let run_opts = [
-        "--network",
-        "none",
-        "--cgroup-parent",
-        &parent,
+    w.cleanup = vec![shell_line(&podman(&["rm", "-a", "-f", "-t", "0"]))];
+    // The hard nofile limit here is below podman's default.
+    let ulimits = [
         "--ulimit",
         "nofile=20000:20000",
         "--ulimit",
         "nproc=32768:32768",
     ];
-    let run_args = |extra: &[&str]| -> Vec<String> {
-        let mut v = vec!["run".to_string()];
-        v.extend(run_opts.iter().map(|s| s.to_string()));
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let p = |w: &mut World, args: Vec<String>| {
-        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        w.run(&mut podman(&a))
-    };
-    w.cleanup = vec![shell_line(&podman(&["rm", "-a", "-f", "-t", "0"]))];
+    let oom = cli_checks(&mut w, &podman, &tar, &ulimits);
+    w.check(format!(
+        "--memory 16m: OOMKilled={oom} (podman 4.3's conmon does not see OOM kills on cgroup v1, with runc neither)"
+    ));
 
-    p(&mut w, vec!["import".into(), s(&tar).into(), IMAGE.into()]).ok("podman import");
-    w.check("podman import of the busybox rootfs tar");
+    // podman passes no --root as root: the runtime uses its default root,
+    // shared with others, so look for the ids of this suite's containers.
+    let o = w.run(&mut podman(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.ID}}",
+    ]));
+    let mut ids: Vec<String> = o
+        .ok("podman events")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "containers in podman's events: {ids:?}");
+    let roots = [w.real_rt.default_root.clone()];
+    w.finish(&roots, &ids);
+}
+
+/// What podman and Docker share: their CLIs agree on these commands.
+/// Returns `.State.OOMKilled` of the OOM-killed container.
+fn cli_checks(
+    w: &mut World,
+    cli: &dyn Fn(&[&str]) -> Command,
+    tar: &Path,
+    extra_run_opts: &[&str],
+) -> String {
+    let parent = w.cgroup_parent.clone();
+    let mut run_opts = vec!["--network", "none", "--cgroup-parent", &parent];
+    run_opts.extend_from_slice(extra_run_opts);
+    let run = |w: &mut World, args: &[&str]| {
+        let mut a = vec!["run"];
+        a.extend_from_slice(&run_opts);
+        a.extend_from_slice(args);
+        w.run(&mut cli(&a))
+    };
+    let p = |w: &mut World, args: &[&str]| w.run(&mut cli(args));
+
+    p(w, &["import", s(tar), IMAGE]).ok("import");
+    w.check("import of the busybox rootfs tar");
 
     // Prints and exits with a given code; stdout and stderr apart.
-    let o = p(
-        &mut w,
-        run_args(&[
+    let o = run(
+        w,
+        &[
             "--rm",
             IMAGE,
             "sh",
             "-c",
             "echo out-1; echo err-1 >&2; exit 7",
-        ]),
+        ],
     );
     assert_eq!((o.code, o.stdout.as_str()), (7, "out-1\n"), "{}", o.stderr);
     assert!(o.stderr.contains("err-1"), "{}", o.stderr);
     w.check("run --rm: stdout, stderr and exit code 7");
 
     // A tty.
-    let o = p(
-        &mut w,
-        run_args(&["--rm", "-t", IMAGE, "sh", "-c", "tty; echo tty-ok; exit 3"]),
+    let o = run(
+        w,
+        &["--rm", "-t", IMAGE, "sh", "-c", "tty; echo tty-ok; exit 3"],
     );
     assert_eq!(o.code, 3, "{} {}", o.stdout, o.stderr);
     assert!(
@@ -530,32 +565,19 @@ fn podman_suite(rt: &Runtime) {
     w.check("run -t: a pty (/dev/pts/N, CRLF) and exit code 3");
 
     // Detached: exec, pause, resume, stop, remove.
-    let o = p(
-        &mut w,
-        run_args(&["-d", "--name", "det", IMAGE, "sh", "-c", DETACHED]),
-    );
-    o.ok("podman run -d");
+    run(w, &["-d", "--name", "det", IMAGE, "sh", "-c", DETACHED]).ok("run -d");
     w.wait_for("the detached container to be ready", |w| {
-        p(
-            w,
-            ["exec", "det", "test", "-e", "/tmp/ready"]
-                .map(String::from)
-                .to_vec(),
-        )
-        .code
-            == 0
+        p(w, &["exec", "det", "test", "-e", "/tmp/ready"]).code == 0
     });
     let o = p(
-        &mut w,
-        [
+        w,
+        &[
             "exec",
             "det",
             "sh",
             "-c",
             "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo exec-ok; exit 4",
-        ]
-        .map(String::from)
-        .to_vec(),
+        ],
     );
     assert_eq!(o.code, 4, "{}", o.stderr);
     assert!(
@@ -565,10 +587,8 @@ fn podman_suite(rt: &Runtime) {
     );
     w.check("exec: sees the container's pid 1, output and exit code 4");
     let o = p(
-        &mut w,
-        ["exec", "-t", "det", "sh", "-c", "tty; echo exec-tty-ok"]
-            .map(String::from)
-            .to_vec(),
+        w,
+        &["exec", "-t", "det", "sh", "-c", "tty; echo exec-tty-ok"],
     );
     assert!(
         o.code == 0 && o.stdout.contains("/dev/pts/") && o.stdout.contains("exec-tty-ok"),
@@ -580,52 +600,41 @@ fn podman_suite(rt: &Runtime) {
     let status = |w: &mut World| {
         p(
             w,
-            [
+            &[
                 "inspect",
                 "-f",
                 "{{.State.Status}} {{.State.ExitCode}}",
                 "det",
-            ]
-            .map(String::from)
-            .to_vec(),
+            ],
         )
-        .ok("podman inspect")
+        .ok("inspect")
         .trim()
         .to_string()
     };
-    p(&mut w, vec!["pause".into(), "det".into()]).ok("podman pause");
-    assert_eq!(status(&mut w), "paused 0");
+    p(w, &["pause", "det"]).ok("pause");
+    assert_eq!(status(w), "paused 0");
     if let Some(n) = w.frozen() {
         assert_eq!(n, 1, "one frozen cgroup");
     }
     w.check("pause: paused, its freezer cgroup FROZEN");
-    p(&mut w, vec!["unpause".into(), "det".into()]).ok("podman unpause");
-    assert_eq!(status(&mut w), "running 0");
+    p(w, &["unpause", "det"]).ok("unpause");
+    assert_eq!(status(w), "running 0");
     if let Some(n) = w.frozen() {
         assert_eq!(n, 0, "no frozen cgroup");
     }
-    let o = p(
-        &mut w,
-        ["exec", "det", "echo", "after-resume"]
-            .map(String::from)
-            .to_vec(),
-    );
+    let o = p(w, &["exec", "det", "echo", "after-resume"]);
     assert_eq!(o.ok("exec after unpause"), "after-resume\n");
     w.check("unpause: running and exec works again");
-    p(
-        &mut w,
-        ["stop", "-t", "30", "det"].map(String::from).to_vec(),
-    )
-    .ok("podman stop");
-    assert_eq!(status(&mut w), "exited 42");
+    p(w, &["stop", "-t", "30", "det"]).ok("stop");
+    assert_eq!(status(w), "exited 42");
     w.check("stop: SIGTERM reached the container, exit code 42");
-    p(&mut w, vec!["rm".into(), "det".into()]).ok("podman rm");
+    p(w, &["rm", "det"]).ok("rm");
     w.check("rm of the stopped container");
 
     // Memory limit: the OOM killer ends the shell.
-    let o = p(
-        &mut w,
-        run_args(&[
+    let o = run(
+        w,
+        &[
             "--name",
             "oom",
             "--memory",
@@ -636,27 +645,17 @@ fn podman_suite(rt: &Runtime) {
             "sh",
             "-c",
             HOG,
-        ]),
+        ],
     );
     assert_eq!(o.code, 137, "{:?} {:?}", o.stdout, o.stderr);
     assert_eq!(o.stdout, "16777216\n", "{}", o.stderr);
-    let oom = p(
-        &mut w,
-        ["inspect", "-f", "{{.State.OOMKilled}}", "oom"]
-            .map(String::from)
-            .to_vec(),
-    );
-    let oom = oom.ok("podman inspect").trim().to_string();
-    p(&mut w, vec!["rm".into(), "oom".into()]).ok("podman rm");
-    w.check(format!(
-        "--memory 16m: limit set, OOM kill, exit code 137 (OOMKilled={oom}: podman 4.3's conmon does not report it on cgroup v1, with runc neither)"
-    ));
+    let oom = p(w, &["inspect", "-f", "{{.State.OOMKilled}}", "oom"]);
+    let oom = oom.ok("inspect").trim().to_string();
+    p(w, &["rm", "oom"]).ok("rm");
+    w.check("--memory 16m: limit set, OOM kill, exit code 137");
 
     // pids limit: fork fails.
-    let o = p(
-        &mut w,
-        run_args(&["--rm", "--pids-limit", "8", IMAGE, "sh", "-c", FORKS]),
-    );
+    let o = run(w, &["--rm", "--pids-limit", "8", IMAGE, "sh", "-c", FORKS]);
     assert!(
         o.stdout.starts_with("8\n") && !o.stdout.contains("forked-all"),
         "{:?}",
@@ -665,34 +664,10 @@ fn podman_suite(rt: &Runtime) {
     assert!(o.stderr.contains("can't fork"), "{:?}", o.stderr);
     w.check("--pids-limit 8: pids.max 8, fork fails");
 
-    let o = p(&mut w, ["ps", "-aq"].map(String::from).to_vec());
-    assert_eq!(o.ok("podman ps"), "", "containers left");
-    w.check("podman ps -a: no container left");
-    // podman passes no --root as root: the runtime uses its default root,
-    // shared with others, so look for the ids of this suite's containers.
-    let o = p(
-        &mut w,
-        [
-            "events",
-            "--stream=false",
-            "--filter",
-            "type=container",
-            "--format",
-            "{{.ID}}",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
-    let mut ids: Vec<String> = o
-        .ok("podman events")
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 5, "containers in podman's events: {ids:?}");
-    let roots = [w.real_rt.default_root.clone()];
-    w.finish(&roots, &ids);
+    let o = p(w, &["ps", "-aq"]);
+    assert_eq!(o.ok("ps"), "", "containers left");
+    w.check("ps -a: no container left");
+    oom
 }
 
 // ------------------------------------------------------------ containerd
@@ -1014,5 +989,80 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     assert_eq!(o.ok("ctr container ls"), "", "containers left");
     w.check("ctr task ls, container ls: nothing left");
     let roots = [runtime_root.join(NS)];
+    w.finish(&roots, &[]);
+}
+
+// ---------------------------------------------------------------- Docker
+
+#[test]
+fn docker() {
+    for rt in runtimes() {
+        docker_suite(&rt);
+    }
+}
+
+fn docker_suite(rt: &Runtime) {
+    let mut w = World::new("docker", rt);
+    let (_, tar) = w.rootfs();
+    let d = w.dir.clone();
+    let sock = format!("unix://{}", d.join("d.sock").display());
+    // An empty config file: /etc/docker/daemon.json is not ours.
+    std::fs::write(d.join("daemon.json"), "{}").unwrap();
+    // "runc" is a name Docker keeps for itself.
+    let name = if w.rt.name == "runc" {
+        "runc-test".to_string()
+    } else {
+        w.rt.name.clone()
+    };
+    let name = name.as_str();
+    let runtime = format!("{name}={}", w.rt.path.display());
+    w.start_daemon(
+        "dockerd",
+        Command::new("dockerd")
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("dockerd.pid"))
+            .args(["--host", &sock])
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .args(["--ip-forward=false", "--ip-masq=false"])
+            .args(["--add-runtime", &runtime, "--default-runtime", name])
+            .args(["--exec-opt", "native.cgroupdriver=cgroupfs"]),
+    );
+    let client = docker_client();
+    let config = d.join("client");
+    let docker = move |args: &[&str]| {
+        let mut c = Command::new(&client);
+        c.env("DOCKER_CONFIG", &config)
+            .args(["-H", &sock])
+            .args(args);
+        c
+    };
+    w.wait_ready(|| docker(&["version"]));
+    w.check("dockerd answers on its socket");
+    w.cleanup = vec![format!(
+        "ids=$({ps}); [ -z \"$ids\" ] || {rm} $ids",
+        ps = shell_line(&docker(&["ps", "-aq"])),
+        rm = shell_line(&docker(&["rm", "-f"]))
+    )];
+    let o = w.run(&mut docker(&["info", "-f", "{{.DefaultRuntime}}"]));
+    assert_eq!(o.ok("docker info").trim(), name);
+
+    let oom = cli_checks(&mut w, &docker, &tar, &[]);
+    assert_eq!(oom, "true", "docker inspect: OOMKilled");
+    w.check("--memory 16m: OOMKilled=true");
+
+    // Docker gives the runtime a root under its exec-root.
+    let roots: Vec<PathBuf> = std::fs::read_dir(d.join("exec"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("runtime-"))
+        .map(|e| e.path().join("moby"))
+        .collect();
+    assert!(!roots.is_empty(), "no runtime root under the exec-root");
     w.finish(&roots, &[]);
 }
