@@ -285,3 +285,33 @@ fn exec_joins_user_and_time_namespaces() {
         "uptime inside {inside}, host {host_up}"
     );
 }
+
+#[test]
+fn exec_pid_file_names_the_process_every_time() {
+    // Joining the pid namespace takes a middle process: its report of the
+    // process's pid must reach husk before the process says it is ready,
+    // or husk took the middle's pid (and failed on the late report).
+    let e = Env::new("exec-race");
+    sleeper(&e, "r");
+    for i in 0..40 {
+        let pidfile = e.dir.join(format!("r{i}.pid"));
+        e.husk(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pidfile.to_str().unwrap(),
+            "r",
+            "sleep",
+            "120",
+        ])
+        .ok();
+        let pid: i64 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(alive(pid), "exec {i}: pid {pid} is gone");
+        assert_eq!(cmdline, b"sleep\0120\0", "exec {i}: pid {pid}");
+    }
+}
