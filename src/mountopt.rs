@@ -28,6 +28,8 @@ pub struct Parsed {
     pub rec_clr: u64,
     /// Options passed to the filesystem as its data string.
     pub data: String,
+    /// `tmpcopyup` (runc's extension): fill a new tmpfs with what it hides.
+    pub copy_up: bool,
 }
 
 impl Parsed {
@@ -145,7 +147,7 @@ pub fn parse(options: &[String]) -> Result<Parsed, String> {
         } else if o == "idmap" || o == "ridmap" {
             return Err(format!("option {o:?} is not supported yet"));
         } else if o == "tmpcopyup" {
-            return Err("option \"tmpcopyup\" is not supported".into());
+            p.copy_up = true;
         } else {
             data.push(o);
         }

@@ -72,6 +72,8 @@ pub struct MountOp {
     pub dest: InRoot,
     /// Create the destination as a file (binds of files).
     pub dest_file: bool,
+    /// `tmpcopyup` on a tmpfs: copy in what the mount hides.
+    pub copy_up: bool,
 }
 
 #[derive(Debug)]
@@ -332,6 +334,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
                 dest.display
             )));
         }
+        let copy_up = opts.copy_up && typ == "tmpfs";
         mounts.push(MountOp {
             kind: MountKind::Mount,
             index: i,
@@ -343,6 +346,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             propagation: opts.propagation.clone(),
             rec_set: opts.rec_set,
             rec_clr: opts.rec_clr,
+            copy_up,
             dest,
             dest_file,
         });
@@ -633,6 +637,7 @@ fn cgroup_mount(
         rec_clr: 0,
         dest,
         dest_file: false,
+        copy_up: false,
     };
     if let [(name, dir)] = binds.as_slice() {
         if name.is_empty() {

@@ -7,6 +7,7 @@ use crate::plan::{InRoot, MountKind, MountOp, Plan};
 use crate::step::Step;
 use crate::sys;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -216,15 +217,46 @@ fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
     }
     let data = (!m.data.is_empty()).then_some(m.data.as_c_str());
     let fstype = (!m.fstype.is_empty()).then_some(m.fstype.as_c_str());
+    // tmpcopyup: the directory the tmpfs is about to hide, to copy from;
+    // the tmpfs is made read-only (if asked) only once it is filled.
+    let under = match m.copy_up {
+        true => Some(
+            nix::fcntl::openat(
+                crate::init::borrow(dest.as_raw_fd()),
+                c".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .at(Step::MountDest, i)?,
+        ),
+        false => None,
+    };
+    let flags = match under {
+        Some(_) => m.flags & !libc::MS_RDONLY,
+        None => m.flags,
+    };
     mount(
         Some(m.source.as_c_str()),
         target.as_cstr(),
         fstype,
-        ms(m.flags),
+        ms(flags),
         data,
     )
     .at(Step::Mount, i)?;
     drop(dest);
+    if let Some(under) = under {
+        let dest = open_in_root(root, &m.dest, false).at(Step::MountDest, i)?;
+        let (from, to) = (
+            FdPath::new(under.as_raw_fd()),
+            FdPath::new(dest.as_raw_fd()),
+        );
+        copy_up(&path_of(&from), &path_of(&to))
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            .at(Step::Mount, i)?;
+        if flags != m.flags {
+            remount(to.as_cstr(), m.flags | libc::MS_REMOUNT).at(Step::MountRemount, i)?;
+        }
+    }
     if m.bind_remount.is_none() && m.propagation.is_empty() && m.rec_set | m.rec_clr == 0 {
         return Ok(());
     }
@@ -240,6 +272,44 @@ fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
     if m.rec_set | m.rec_clr != 0 {
         sys::mount_setattr_recursive(target.as_cstr(), m.rec_set, m.rec_clr, 0)
             .at(Step::MountSetattr, i)?;
+    }
+    Ok(())
+}
+
+fn path_of(p: &FdPath) -> std::path::PathBuf {
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes_ref(p.as_cstr().to_bytes()))
+}
+
+/// `tmpcopyup`, as runc: copy the tree `from` (what a new tmpfs hides) into
+/// `to` (the tmpfs), keeping file types, modes and owners.
+fn copy_up(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_up(&src, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else if ft.is_socket() {
+            continue;
+        } else {
+            nix::sys::stat::mknod(
+                &dst,
+                nix::sys::stat::SFlag::from_bits_truncate(md.mode() & libc::S_IFMT),
+                nix::sys::stat::Mode::from_bits_truncate(md.mode() & 0o7777),
+                md.rdev(),
+            )?;
+        }
+        std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
     }
     Ok(())
 }
