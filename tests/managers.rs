@@ -509,7 +509,7 @@ fn podman_suite(rt: &Runtime) {
         .collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 5, "containers in podman's events: {ids:?}");
+    assert_eq!(ids.len(), 6, "containers in podman's events: {ids:?}");
     let roots = [w.real_rt.default_root.clone()];
     w.finish(&roots, &ids);
 }
@@ -550,6 +550,21 @@ fn cli_checks(
     assert_eq!((o.code, o.stdout.as_str()), (7, "out-1\n"), "{}", o.stderr);
     assert!(o.stderr.contains("err-1"), "{}", o.stderr);
     w.check("run --rm: stdout, stderr and exit code 7");
+
+    // The process and container options that become config.json fields.
+    let o = run(
+        w,
+        &[
+            "--rm", "--read-only", "--user", "65534:65534", "-w", "/tmp", "-e", "A=b",
+            "--hostname", "hh", "--cap-drop", "ALL", IMAGE, "sh", "-c",
+            "id -u; id -g; pwd; echo $A; hostname; grep CapEff /proc/self/status; touch /x 2>/dev/null || echo ro",
+        ],
+    );
+    assert_eq!(
+        o.ok("run with options"),
+        "65534\n65534\n/tmp\nb\nhh\nCapEff:\t0000000000000000\nro\n"
+    );
+    w.check("run --read-only --user -w -e --hostname --cap-drop ALL: all applied");
 
     // A tty.
     let o = run(
@@ -597,6 +612,24 @@ fn cli_checks(
         o.stderr
     );
     w.check("exec -t: a pty");
+    let o = p(
+        w,
+        &[
+            "exec",
+            "-u",
+            "65534",
+            "-w",
+            "/tmp",
+            "-e",
+            "X=y",
+            "det",
+            "sh",
+            "-c",
+            "id -u; pwd; echo $X",
+        ],
+    );
+    assert_eq!(o.ok("exec -u -w -e"), "65534\n/tmp\ny\n");
+    w.check("exec -u -w -e: user, cwd and environment");
     let status = |w: &mut World| {
         p(
             w,
@@ -1055,6 +1088,43 @@ fn docker_suite(rt: &Runtime) {
     let oom = cli_checks(&mut w, &docker, &tar, &[]);
     assert_eq!(oom, "true", "docker inspect: OOMKilled");
     w.check("--memory 16m: OOMKilled=true");
+
+    // docker update: the runtime's `update --resources -`.
+    let parent = w.cgroup_parent.clone();
+    w.run(&mut docker(&[
+        "run",
+        "-d",
+        "--name",
+        "upd",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &parent,
+        IMAGE,
+        "sleep",
+        "600",
+    ]))
+    .ok("docker run -d");
+    w.run(&mut docker(&[
+        "update",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "64m",
+        "--pids-limit",
+        "20",
+        "--cpu-shares",
+        "512",
+        "upd",
+    ]))
+    .ok("docker update");
+    let o = w.run(&mut docker(&[
+        "exec", "upd", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares",
+    ]));
+    assert_eq!(o.ok("read the limits"), "33554432\n20\n512\n");
+    w.run(&mut docker(&["rm", "-f", "upd"])).ok("docker rm -f");
+    w.check("docker update --memory --pids-limit --cpu-shares: applied; rm -f");
 
     // Docker gives the runtime a root under its exec-root.
     let roots: Vec<PathBuf> = std::fs::read_dir(d.join("exec"))
