@@ -312,6 +312,6 @@ fn exec_pid_file_names_the_process_every_time() {
             .unwrap();
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         assert!(alive(pid), "exec {i}: pid {pid} is gone");
-        assert_eq!(cmdline, b"sleep\0120\0", "exec {i}: pid {pid}");
+        assert_eq!(cmdline, b"sleep\x00120\x00", "exec {i}: pid {pid}");
     }
 }
