@@ -469,7 +469,9 @@ fn podman_suite(rt: &Runtime) {
     let rtpath = w.rt.path.clone();
     let podman = move |args: &[&str]| {
         let mut c = Command::new("podman");
-        c.env("CONTAINERS_CONF", &conf)
+        // conmon drops a file named `oom` in its working directory.
+        c.current_dir(&d)
+            .env("CONTAINERS_CONF", &conf)
             .args(["--root", s(&d.join("root"))])
             .args(["--runroot", s(&d.join("runroot"))])
             .args(["--tmpdir", s(&d.join("tmp"))])
