@@ -13,6 +13,15 @@ for p in busybox-static runc crun libseccomp-dev pkg-config time gcc libc6-dev \
 done
 if [ -n "$need" ]; then
     export DEBIAN_FRONTEND=noninteractive
+    # Never let a package start its daemon (dockerd, containerd) on the host:
+    # the tests start their own, with networking off.
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $need >/dev/null
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
