@@ -34,32 +34,12 @@ pub fn run(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> ! {
     sys::exit_now(1)
 }
 
-/// Whether the parent said `Placed` yet (the child is single-threaded).
-static PLACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 fn expect(chan: &Channel, want: Msg) -> CResult<()> {
-    loop {
-        match chan.recv() {
-            Ok(Some((Msg::Placed, _))) => {
-                PLACED.store(true, std::sync::atomic::Ordering::Relaxed);
-                if want == Msg::Placed {
-                    return Ok(());
-                }
-            }
-            Ok(Some((m, _))) if m == want => return Ok(()),
-            Ok(_) => return Err((Step::Channel, 0, Errno::EPIPE)),
-            Err(e) => return Err((Step::Channel, 0, e)),
-        }
+    match chan.recv() {
+        Ok(Some((m, _))) if m == want => Ok(()),
+        Ok(_) => Err((Step::Channel, 0, Errno::EPIPE)),
+        Err(e) => Err((Step::Channel, 0, e)),
     }
-}
-
-/// Wait until the init is in its cgroups: before it forks, runs hooks,
-/// makes its cgroup namespace, or says Ready.
-fn ensure_placed(chan: &Channel) -> CResult<()> {
-    if PLACED.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(());
-    }
-    expect(chan, Msg::Placed)
 }
 
 fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
@@ -109,7 +89,6 @@ fn namespaces(plan: &Plan, chan: &Channel) -> CResult<()> {
         become_userns_root()?;
     }
     if plan.need_fork {
-        ensure_placed(chan)?;
         let pid = sys::clone_fork(0).at(Step::Fork, 0)?;
         if pid > 0 {
             // The middle process: report the init's pid and leave.
@@ -378,6 +357,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     if plan.general {
         namespaces(plan, chan)?;
     }
+    if plan.new_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).at(Step::Unshare, 0)?;
+    }
     if !plan.exec || plan.terminal {
         nix::unistd::setsid().at(Step::Setsid, 0)?;
     }
@@ -405,9 +387,6 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
             let _ = rootfs::open_in_root(root.as_raw_fd(), &cwd, false);
         }
         runtime_hooks(plan, chan)?;
-        if !plan.create_container_hooks.is_empty() {
-            ensure_placed(chan)?;
-        }
         for (i, h) in plan.create_container_hooks.iter().enumerate() {
             run_hook(h, state).at(Step::CreateContainerHook, i)?;
         }
@@ -433,11 +412,6 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     }
     for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
         sys::setrlimit(res, soft, hard).at(Step::Rlimit, i)?;
-    }
-    // The cgroup namespace is rooted where the init is now: its cgroup.
-    ensure_placed(chan)?;
-    if plan.new_cgroupns {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).at(Step::Unshare, 0)?;
     }
     let exe = find_exe(plan)?;
     crate::confine::apply_privileged(&plan.confine).map_err(|(s, e)| (s, 0, e))?;

@@ -122,6 +122,7 @@ fn drive(
     if plan.new_user && !plan.general {
         write_maps(sp.pid, maps)?;
     }
+    parent.placed(sp.pid)?;
     sp.chan
         .send(Msg::Proceed)
         .ctx("start the container's init")?;
@@ -130,11 +131,6 @@ fn drive(
         nix::sys::socket::send(sp.chan.fd(), &st, nix::sys::socket::MsgFlags::empty())
             .ctx("send the state to the container's init")?;
     }
-    // The init sets up its mounts meanwhile: a v1 cgroup migration can take
-    // the kernel milliseconds (an RCU grace period).
-    parent.placed(sp.pid)?;
-    // If the init already failed, its error is waiting in the channel.
-    let _ = sp.chan.send(Msg::Placed);
     // With the extra fork, the middle's InitPid and the init's own messages
     // come from two processes and may arrive in either order: hooks wait
     // for the init's pid, and setup is done only with both Ready and it.

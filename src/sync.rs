@@ -3,8 +3,7 @@
 //!
 //! | step                     | child -> parent       | parent -> child |
 //! |--------------------------|-----------------------|-----------------|
-//! | clone                    |                       | `Proceed` once id maps are set |
-//! | cgroup placement         |                       | `Placed` (may come between any two messages) |
+//! | clone                    |                       | `Proceed` once id maps and cgroups are set |
 //! | middle child (pid/time join) | `InitPid(pid)`    |                 |
 //! | new user ns (general path)   | `MapRequest`      | `MapsDone`      |
 //! | createRuntime hooks      | `Hooks(kind)`         | `HooksDone`     |
@@ -28,9 +27,6 @@ pub enum Msg {
     HooksDone,
     Pty,
     SeccompFd,
-    /// The parent has put the init in its cgroups (sent after Proceed, so
-    /// that the init's setup runs while the kernel migrates it).
-    Placed,
     Ready,
     Start,
     /// `step` is a `Step`, `index` the entry in that step's list.
@@ -52,7 +48,6 @@ impl Msg {
             Msg::HooksDone => (6, 0, 0, 0),
             Msg::Pty => (7, 0, 0, 0),
             Msg::SeccompFd => (11, 0, 0, 0),
-            Msg::Placed => (12, 0, 0, 0),
             Msg::Ready => (8, 0, 0, 0),
             Msg::Start => (9, 0, 0, 0),
             Msg::Error { step, index, errno } => (10, step, index, errno),
@@ -79,7 +74,6 @@ impl Msg {
             6 => Msg::HooksDone,
             7 => Msg::Pty,
             11 => Msg::SeccompFd,
-            12 => Msg::Placed,
             8 => Msg::Ready,
             9 => Msg::Start,
             10 => Msg::Error {
@@ -147,7 +141,6 @@ mod tests {
             Msg::HooksDone,
             Msg::Pty,
             Msg::SeccompFd,
-            Msg::Placed,
             Msg::Ready,
             Msg::Start,
             Msg::Error {
