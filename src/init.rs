@@ -147,22 +147,10 @@ fn sysctl(plan: &Plan) -> CResult<()> {
 /// Run a hook from inside the container's namespaces, state JSON on stdin.
 fn run_hook(h: &ChildHook, state: &[u8]) -> Result<(), Errno> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let argv: Vec<*const libc::c_char> = h
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
-    let envp: Vec<*const libc::c_char> = h
-        .envp
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
     let pid = sys::clone_fork(0)?;
     if pid == 0 {
         let _ = crate::sys::dup2(r.as_raw_fd(), 0);
-        sys::execve(&h.path, &argv, &envp);
+        sys::execve(&h.path, h.argv.ptrs(), h.envp.ptrs());
         sys::exit_now(127);
     }
     drop(r);
@@ -467,19 +455,7 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     if !seccomp_now {
         load_seccomp(plan, chan)?;
     }
-    let argv: Vec<*const libc::c_char> = plan
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
-    let envp: Vec<*const libc::c_char> = plan
-        .envp
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
-    let e = sys::execve(exe, &argv, &envp);
+    let e = sys::execve(exe, plan.argv.ptrs(), plan.envp.ptrs());
     drop(gate);
     Err((Step::Exec, 0, e))
 }

@@ -88,12 +88,37 @@ pub struct DeviceOp {
     pub host: CString,
 }
 
+/// An argv or envp: the strings and the NULL-terminated pointer array that
+/// execve wants, both made in the parent so the child need not allocate.
+#[derive(Debug)]
+pub struct CArgs {
+    pub strings: Vec<CString>,
+    ptrs: Vec<*const libc::c_char>,
+}
+
+impl CArgs {
+    pub fn new(strings: Vec<CString>) -> CArgs {
+        // The pointers stay valid: a CString's bytes live on the heap and
+        // do not move with the Vec or the struct.
+        let ptrs = strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain([std::ptr::null()])
+            .collect();
+        CArgs { strings, ptrs }
+    }
+
+    pub fn ptrs(&self) -> &[*const libc::c_char] {
+        &self.ptrs
+    }
+}
+
 /// A hook run by the child (createContainer, startContainer).
 #[derive(Debug)]
 pub struct ChildHook {
     pub path: CString,
-    pub argv: Vec<CString>,
-    pub envp: Vec<CString>,
+    pub argv: CArgs,
+    pub envp: CArgs,
     pub timeout: Option<i64>,
 }
 
@@ -141,8 +166,8 @@ pub struct Plan {
     pub umask: Option<u32>,
     pub cwd: CString,
     pub exe_candidates: Vec<CString>,
-    pub argv: Vec<CString>,
-    pub envp: Vec<CString>,
+    pub argv: CArgs,
+    pub envp: CArgs,
     pub preserve_fds: u32,
     /// Gate: an O_PATH fd of exec.fifo (create) or None (run: socket gate).
     pub fifo: Option<OwnedFd>,
@@ -456,20 +481,22 @@ pub fn build(inp: Inputs) -> Result<Plan> {
             .flatten()
             .map(|h| ChildHook {
                 path: cstr(h.path().as_os_str().as_encoded_bytes()),
-                argv: h
-                    .args()
-                    .clone()
-                    .unwrap_or_else(|| vec![h.path().to_string_lossy().into_owned()])
-                    .into_iter()
-                    .map(cstr)
-                    .collect(),
-                envp: h
-                    .env()
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(cstr)
-                    .collect(),
+                argv: CArgs::new(
+                    h.args()
+                        .clone()
+                        .unwrap_or_else(|| vec![h.path().to_string_lossy().into_owned()])
+                        .into_iter()
+                        .map(cstr)
+                        .collect(),
+                ),
+                envp: CArgs::new(
+                    h.env()
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(cstr)
+                        .collect(),
+                ),
                 timeout: h.timeout(),
             })
             .collect()
@@ -543,8 +570,8 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         umask: user.umask(),
         cwd: cstr(process.cwd().as_os_str().as_encoded_bytes()),
         exe_candidates,
-        argv: args.into_iter().map(cstr).collect(),
-        envp: env.into_iter().map(cstr).collect(),
+        argv: CArgs::new(args.into_iter().map(cstr).collect()),
+        envp: CArgs::new(env.into_iter().map(cstr).collect()),
         preserve_fds: preserve,
         fifo: inp.fifo,
         fifo_reopen,

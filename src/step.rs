@@ -93,7 +93,7 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
             })
             .unwrap_or_default()
     };
-    let arg0 = plan.argv.first().map(|a| s(a)).unwrap_or_default();
+    let arg0 = plan.argv.strings.first().map(|a| s(a)).unwrap_or_default();
     match step {
         Step::Channel => "talk to the runtime".into(),
         Step::Setns => format!(
