@@ -323,41 +323,6 @@ fn masked_paths_stay_masked() {
 
 // ------------------------------------------------------------- CVE-2019-5736
 
-const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-];
-
 /// Container A's program: watch every process of the pid namespace and,
 /// for any named husk, try to write its /proc/PID/exe directly, to hold it
 /// open for reading (and write through that later, when husk has gone and
@@ -445,7 +410,7 @@ fn exe_attack(userns: bool) {
         .unwrap()
         .push(json!({"destination": "/tmp", "type": "bind", "source": out, "options": ["rbind"]}));
     if userns {
-        let caps = json!(ALL_CAPS);
+        let caps = json!(husk::features_caps());
         a["process"]["capabilities"] = json!({"bounding": caps, "effective": caps,
             "permitted": caps, "inheritable": caps, "ambient": caps});
         a["process"]["noNewPrivileges"] = json!(false);
