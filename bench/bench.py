@@ -388,17 +388,18 @@ def parse_runtimes(text):
 
 
 def build_husk():
-    log(f"building husk: cargo build --release (in {REPO_ROOT})")
-    cargo = shutil.which("cargo") or os.path.expanduser("~/.cargo/bin/cargo")
-    if not os.path.exists(cargo):
-        raise BenchError("cargo not found, cannot build husk")
-    p = subprocess.run([cargo, "build", "--release"], cwd=REPO_ROOT,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    script = os.path.join(REPO_ROOT, "scripts", "build-release.sh")
+    log(f"building husk: {script} (static musl build, or glibc where musl is missing)")
+    p = subprocess.run([script], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if p.stderr.strip():
+        log(tail(p.stderr, 800))
     if p.returncode != 0:
-        raise BenchError(f"cargo build --release failed (exit {p.returncode}): {tail(p.stdout, 800)}")
-    path = os.path.join(REPO_ROOT, "target", "release", "husk")
+        raise BenchError(f"{script} failed (exit {p.returncode}): {tail(p.stderr, 800)}")
+    lines = p.stdout.strip().splitlines()
+    path = lines[-1] if lines else ""
     if not os.path.exists(path):
-        raise BenchError(f"cargo build succeeded but {path} does not exist")
+        raise BenchError(f"{script} succeeded but printed no binary ({path!r})")
     return path
 
 
@@ -1168,7 +1169,7 @@ def parse_args(argv):
         description="Benchmark OCI runtimes (husk, runc, crun) on a busybox bundle.")
     ap.add_argument("--runtimes", default="husk,runc,crun",
                     help="comma list of NAME[=PATH]; `husk` without a path is built with "
-                         "`cargo build --release` in the repo root (default: %(default)s)")
+                         "scripts/build-release.sh (static musl build) (default: %(default)s)")
     ap.add_argument("--iterations", "-n", type=int, default=None,
                     help="samples per measurement (default 100, 5 with --quick)")
     ap.add_argument("--quick", action="store_true",

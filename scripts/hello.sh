@@ -1,12 +1,11 @@
 #!/bin/sh
 # Set up and run the hello-world container of the talk on a busybox bundle:
-# install the packages, build husk, make the bundle, `husk spec`, edit the
+# install the packages, build husk (static, scripts/build-release.sh), make the bundle, `husk spec`, edit the
 # args, `husk run hello`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
-(cd "$top" && cargo build --release -q)
-husk="$top/target/release/husk"
+husk=$("$top/scripts/build-release.sh")
 bundle=${BUNDLE:-/tmp/husk-hello}
 rm -rf "$bundle"
 mkdir -p "$bundle"

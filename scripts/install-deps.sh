@@ -25,3 +25,12 @@ if [ -n "$need" ]; then
     apt-get install -y -qq --no-install-recommends $need >/dev/null
     [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
+
+# The shipping build is static with musl (scripts/build-release.sh); it falls
+# back to glibc where the target cannot be fetched.
+target=$(uname -m)-unknown-linux-musl
+if command -v rustup >/dev/null 2>&1 &&
+    ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+    rustup target add "$target" >/dev/null 2>&1 ||
+        echo "install-deps: could not add the Rust target $target; release builds use glibc" >&2
+fi

@@ -226,10 +226,15 @@ fn terminal(plan: &Plan, chan: &Channel) -> CResult<()> {
     )
     .at(Step::Pty, 0)?;
     let mut unlock: libc::c_int = 0;
-    sys::ioctl_ptr_int(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock).at(Step::Pty, 0)?;
+    sys::ioctl_ptr_int(
+        master.as_raw_fd(),
+        libc::TIOCSPTLCK as libc::c_ulong,
+        &mut unlock,
+    )
+    .at(Step::Pty, 0)?;
     let slave = sys::ioctl_int(
         master.as_raw_fd(),
-        libc::TIOCGPTPEER,
+        libc::TIOCGPTPEER as libc::c_ulong,
         (libc::O_RDWR | libc::O_NOCTTY) as libc::c_ulong,
     )
     .at(Step::Pty, 0)?;
@@ -245,7 +250,7 @@ fn terminal(plan: &Plan, chan: &Channel) -> CResult<()> {
         };
         sys::set_winsize(slave, &ws).at(Step::Pty, 0)?;
     }
-    sys::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Pty, 0)?;
+    sys::ioctl_int(slave, libc::TIOCSCTTY as libc::c_ulong, 0).at(Step::Pty, 0)?;
     for fd in 0..3 {
         sys::dup2(slave, fd).at(Step::Pty, 0)?;
     }

@@ -5,6 +5,7 @@
 //! `spawn` (parent side) / `init` (child side, `rootfs`) -> `container`
 //! (start, state, kill, delete).
 
+pub mod alloc;
 pub mod caps;
 pub mod cgroup;
 pub mod cgroup_cmds;

@@ -7,6 +7,10 @@ use husk::error::Error;
 use husk::{cgroup_cmds, container, log, specgen};
 use std::path::Path;
 
+/// Size classes over mapped chunks (see alloc.rs): no churn of mmap/munmap.
+#[global_allocator]
+static ALLOC: husk::alloc::Global = husk::alloc::Global;
+
 struct ExecFailed(Box<Error>);
 
 impl From<ExecFailed> for Error {

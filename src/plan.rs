@@ -197,6 +197,8 @@ fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
     t as libc::c_int
 }
 
+// The constants are u32 with glibc and c_int with musl.
+#[allow(clippy::unnecessary_cast)]
 fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
     (match t {

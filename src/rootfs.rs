@@ -163,6 +163,9 @@ pub fn prepare(plan: &Plan) -> CResult<OwnedFd> {
     .at(Step::OpenRoot, 0)
 }
 
+/// statvfs's ST_RELATIME (linux/statfs.h; the libc crate lacks it on musl).
+const ST_RELATIME: libc::c_ulong = 0x1000;
+
 /// Flags that a remount must keep (locked in a user namespace).
 fn locked_flags(target: &CStr) -> libc::c_ulong {
     let Ok(st) = nix::sys::statvfs::statvfs(target) else {
@@ -176,7 +179,7 @@ fn locked_flags(target: &CStr) -> libc::c_ulong {
         (libc::ST_NOEXEC, libc::MS_NOEXEC),
         (libc::ST_NOATIME, libc::MS_NOATIME),
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (ST_RELATIME, libc::MS_RELATIME),
         (libc::ST_RDONLY, libc::MS_RDONLY),
     ] {
         if f & st_bit as libc::c_ulong != 0 {

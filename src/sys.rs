@@ -267,14 +267,14 @@ pub fn send_with_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> Result<(), E
     if let Some(fd) = fd {
         msg.msg_control = cbuf.0.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE only computes a size.
-        msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as _;
         // SAFETY: the control buffer holds one cmsghdr and one int
         // (CMSG_SPACE(4) <= 24), and msg points at it.
         unsafe {
             let c = libc::CMSG_FIRSTHDR(&msg);
             (*c).cmsg_level = libc::SOL_SOCKET;
             (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+            (*c).cmsg_len = libc::CMSG_LEN(4) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
         }
     }
@@ -305,7 +305,7 @@ pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedF
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.0.as_mut_ptr().cast();
-    msg.msg_controllen = cbuf.0.len();
+    msg.msg_controllen = cbuf.0.len() as _;
     let n = loop {
         // SAFETY: msg and the buffers it points to live across the call.
         let ret = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };

@@ -247,7 +247,7 @@ fn husk_run_on_a_pure_v2_host_enforces_device_rules() {
                   exec \"$0\" --root \"$1\" run --bundle \"$2\" d1";
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", script])
-        .arg(common::HUSK)
+        .arg(common::husk_bin())
         .arg(&e.root)
         .arg(e.bundle())
         .stdin(std::process::Stdio::null())

@@ -124,7 +124,12 @@ fn oom_kill_at_the_memory_limit() {
     assert_eq!(o.code, 137, "{} {}", o.stdout, o.stderr);
     assert!(!o.stdout.contains("survived"));
     let oom = read(&e.cgroup_dir("memory", "o1").join("memory.oom_control"));
-    assert!(oom.lines().any(|l| l == "oom_kill 1"), "{oom}");
+    // At least one kill (the shell's pipeline may lose more than one process).
+    let kills = oom
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(kills.is_some_and(|n| n >= 1), "{oom}");
     e.husk(&["delete", "o1"]).ok();
 }
 

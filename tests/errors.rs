@@ -184,7 +184,7 @@ fn json_log_line_like_runc() {
     c["linux"]["namespaces"][0]["type"] = json!("bogus");
     e.write(c, "l1");
     let husk = json_log(
-        common::HUSK,
+        common::husk_bin(),
         &e.root,
         &e.bundle(),
         &e.dir.join("husk.log"),

@@ -3,7 +3,7 @@
 //! CVE-2019-5736) do not work against husk.
 
 mod common;
-use common::{rootfs, unique, Env, Out, HUSK};
+use common::{husk_bin, rootfs, unique, Env, Out};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -70,7 +70,7 @@ fn no_descriptor_leaks_into_the_container() {
     // run: only stdio, whatever the caller had open.
     let o = husk_via_sh(
         &e,
-        Path::new(HUSK),
+        Path::new(husk_bin()),
         "exec 5</etc/hostname 7</etc/passwd",
         &["--log", log, "run", "--bundle", b, "c"],
     );
@@ -79,7 +79,7 @@ fn no_descriptor_leaks_into_the_container() {
     // --preserve-fds 1: fd 3 too (the caller's), still not 5 and 7.
     let o = husk_via_sh(
         &e,
-        Path::new(HUSK),
+        Path::new(husk_bin()),
         "exec 3</etc/hostname 5</etc/passwd 7</etc/passwd",
         &["run", "--preserve-fds", "1", "--bundle", b, "c"],
     );
@@ -91,7 +91,7 @@ fn no_descriptor_leaks_into_the_container() {
     // descriptors may take its place.
     let o = husk_via_sh(
         &e,
-        Path::new(HUSK),
+        Path::new(husk_bin()),
         "exec 3</etc/hostname",
         &[
             "--log",
@@ -109,7 +109,7 @@ fn no_descriptor_leaks_into_the_container() {
     // create + start: the same (exec.fifo, the state dir, the socket).
     let o = husk_via_sh_to(
         &e,
-        Path::new(HUSK),
+        Path::new(husk_bin()),
         "exec 5</etc/hostname 7</etc/passwd",
         &["--log", log, "create", "--bundle", b, "c2"],
         "c2",
@@ -146,7 +146,7 @@ fn cwd_through_proc_self_fd_stays_inside() {
                 let name = unique("cwd");
                 let mut o = husk_via_sh_to(
                     &e,
-                    Path::new(HUSK),
+                    Path::new(husk_bin()),
                     &setup,
                     &["create", "--bundle", b, "c"],
                     &name,
@@ -163,7 +163,12 @@ fn cwd_through_proc_self_fd_stays_inside() {
                 }
                 o
             } else {
-                husk_via_sh(&e, Path::new(HUSK), &setup, &["run", "--bundle", b, "c"])
+                husk_via_sh(
+                    &e,
+                    Path::new(husk_bin()),
+                    &setup,
+                    &["run", "--bundle", b, "c"],
+                )
             };
             // The caller's host directories: the container must not start.
             if [5, 6, 9].contains(&n) {
@@ -371,7 +376,7 @@ fn exe_attack(userns: bool) {
     let bin = e.dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let husk = bin.join("husk");
-    std::fs::copy(HUSK, &husk).unwrap();
+    std::fs::copy(husk_bin(), &husk).unwrap();
     std::fs::set_permissions(&husk, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let before = sha(&husk);
     let out = e.dir.join("out");

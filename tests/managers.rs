@@ -48,7 +48,10 @@ fn runtimes() -> Vec<Runtime> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             let path = match s {
-                "husk" => PathBuf::from(env!("CARGO_BIN_EXE_husk")),
+                "husk" => match std::env::var_os("HUSK_BIN") {
+                    Some(p) if !p.is_empty() => std::fs::canonicalize(&p).expect("HUSK_BIN"),
+                    _ => PathBuf::from(env!("CARGO_BIN_EXE_husk")),
+                },
                 "runc" | "crun" => which(s).unwrap_or_else(|| panic!("{s} is not installed")),
                 p => PathBuf::from(p),
             };

@@ -2,7 +2,7 @@
 //! oomScoreAdj, noNewPrivileges, inherited descriptors and stdio.
 
 mod common;
-use common::{Env, Out, HUSK};
+use common::{husk_bin, Env, Out};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -186,7 +186,7 @@ fn no_new_privileges() {
 fn run_via_sh(e: &Env, prelude: &str, extra: &[&str], id: &str) -> Out {
     let b = e.bundle();
     let mut husk = vec![
-        HUSK,
+        husk_bin(),
         "--root",
         e.root.to_str().unwrap(),
         "run",
@@ -341,7 +341,7 @@ fn preserve_fds_survive_from_create_to_start() {
         .arg("sh")
         .arg(&file)
         .arg(&out)
-        .args([HUSK, "--root", e.root.to_str().unwrap(), "create"])
+        .args([husk_bin(), "--root", e.root.to_str().unwrap(), "create"])
         .args(["--bundle", b.to_str().unwrap(), "--preserve-fds", "2", "k1"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

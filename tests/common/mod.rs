@@ -9,7 +9,19 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-pub const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+/// The husk binary under test: `$HUSK_BIN` when set (say, the static release
+/// build: `HUSK_BIN=target/x86_64-unknown-linux-musl/release/husk cargo test`),
+/// else the one cargo built for the tests.
+pub fn husk_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| match std::env::var("HUSK_BIN") {
+        Ok(p) if !p.is_empty() => std::fs::canonicalize(&p)
+            .unwrap_or_else(|e| panic!("HUSK_BIN={p}: {e}"))
+            .to_string_lossy()
+            .into_owned(),
+        _ => env!("CARGO_BIN_EXE_husk").to_string(),
+    })
+}
 
 /// The shared read-only rootfs: /bin/busybox with its applets, /bin/probe.
 pub fn rootfs() -> &'static Path {
@@ -118,7 +130,7 @@ impl Env {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(HUSK);
+        let mut c = Command::new(husk_bin());
         c.arg("--root")
             .arg(&self.root)
             .args(args)
