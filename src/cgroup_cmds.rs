@@ -346,7 +346,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         check_rdt(a)?;
     }
     let cg = cgroup_of(&st)?;
-    let old: LinuxResources = match st.config.pointer("/linux/resources") {
+    let mut config = st.config_value()?;
+    let old: LinuxResources = match config.pointer("/linux/resources") {
         Some(v) if !v.is_null() => serde_json::from_value(v.clone())
             .map_err(|e| Error::Msg(format!("stored linux.resources: {e}")))?,
         _ => LinuxResources::default(),
@@ -364,12 +365,13 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         return Err(cg_err(e));
     }
     let value = serde_json::to_value(&new).expect("resources serialize");
-    match st.config.pointer_mut("/linux") {
+    match config.pointer_mut("/linux") {
         Some(serde_json::Value::Object(l)) => {
             l.insert("resources".into(), value);
         }
-        _ => st.config["linux"] = serde_json::json!({ "resources": value }),
+        _ => config["linux"] = serde_json::json!({ "resources": value }),
     }
+    st.config = crate::state::raw_json(&config);
     dir.save(&st)
 }
 

@@ -16,12 +16,21 @@ pub fn is_v2_root() -> bool {
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
-fn cgroups_path(config: &serde_json::Value) -> String {
-    config
-        .pointer("/linux/cgroupsPath")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string()
+/// `linux.cgroupsPath` of a stored config, read without building the tree.
+fn cgroups_path(config: &serde_json::value::RawValue) -> String {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        linux: Option<Linux>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Linux {
+        #[serde(rename = "cgroupsPath")]
+        cgroups_path: Option<String>,
+    }
+    serde_json::from_str::<Config>(config.get())
+        .ok()
+        .and_then(|c| c.linux?.cgroups_path)
+        .unwrap_or_default()
 }
 
 fn err(field: &str, e: crate::cgroup::CgroupError) -> Error {

@@ -212,7 +212,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
                 .into_iter()
                 .collect(),
             cgroup_paths: Vec::new(),
-            config: serde_json::to_value(&spec).expect("spec serializes"),
+            config: state::raw_json(&spec),
         },
         dir: Some(dir),
         spec: &spec,

@@ -141,8 +141,7 @@ pub fn process_json(base: &Value, a: &ExecArgs) -> Result<Value> {
 }
 
 /// The container's config, turned into one that joins its namespaces.
-fn exec_spec(st: &State, process: Value) -> Result<Spec> {
-    let mut cfg = st.config.clone();
+fn exec_spec(st: &State, mut cfg: Value, process: Value) -> Result<Spec> {
     cfg["process"] = process;
     let types: Vec<String> = cfg["linux"]["namespaces"]
         .as_array()
@@ -226,7 +225,8 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
             )))
         }
     }
-    let process = process_json(&st.config["process"], a)?;
+    let config = st.config_value()?;
+    let process = process_json(&config["process"], a)?;
     let terminal = process["terminal"].as_bool().unwrap_or(false);
     let console = match (&a.console_socket, terminal) {
         (Some(p), true) => Some(
@@ -240,7 +240,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         }
         _ => None,
     };
-    let spec = exec_spec(&st, process)?;
+    let spec = exec_spec(&st, config, process)?;
     let rootfs = Path::new(&st.rootfs);
     let cache = root.join(".seccomp-cache");
     let mut plan = plan::build(plan::Inputs {

@@ -4,6 +4,7 @@
 
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
@@ -53,8 +54,10 @@ pub struct State {
     /// Every cgroup directory that husk made for this container.
     #[serde(default)]
     pub cgroup_paths: Vec<PathBuf>,
-    /// The config the container was created from (hooks, cgroups, ...).
-    pub config: serde_json::Value,
+    /// The config the container was created from (hooks, cgroups, ...), as
+    /// JSON text: made once at create and copied into every save, parsed
+    /// only by the commands that need it (`state`, `list`, `kill` do not).
+    pub config: Box<RawValue>,
 }
 
 /// The state JSON as runc prints it for `state` (and gives hooks on stdin).
@@ -73,7 +76,18 @@ pub struct OciState<'a> {
     pub annotations: &'a BTreeMap<String, String>,
 }
 
+/// `value` as stored JSON text.
+pub fn raw_json<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("serializes")
+}
+
 impl State {
+    /// The stored config as a JSON tree.
+    pub fn config_value(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(self.config.get())
+            .map_err(|e| Error::Msg(format!("state of {}: config: {e}", self.id)))
+    }
+
     pub fn oci<'a>(&'a self, status: Status) -> OciState<'a> {
         OciState {
             oci_version: crate::OCI_VERSION,
@@ -288,10 +302,12 @@ mod tests {
             owner: String::new(),
             annotations: BTreeMap::new(),
             cgroup_paths: vec![],
-            config: serde_json::json!({}),
+            config: raw_json(&serde_json::json!({"linux": {"cgroupsPath": "/x"}})),
         };
         d.save(&st).unwrap();
-        assert_eq!(d.load().unwrap().bundle, "/b");
+        let back = d.load().unwrap();
+        assert_eq!(back.bundle, "/b");
+        assert_eq!(back.config_value().unwrap()["linux"]["cgroupsPath"], "/x");
         assert_eq!(list_ids(&root), vec!["abc".to_string()]);
         d.remove().unwrap();
         assert!(list_ids(&root).is_empty());

@@ -148,7 +148,7 @@ pub fn open_at(
         let own_path = m
             .controllers
             .iter()
-            .find_map(|c| own.v1.get(c))
+            .find_map(|c| own.get(c))
             .map_or("/", |s| s.as_str());
         let dir = hierarchy_dir(root, m, &target, own_path)?;
         hierarchies.push(v1::Hierarchy {

@@ -1,7 +1,6 @@
 //! Finding the container's directories: mountinfo and /proc/self/cgroup parsing
 //! and resolution of linux.cgroupsPath (absolute, or relative to our own cgroup).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{CgroupError, Layout, Result, DEFAULT_ROOT};
@@ -112,38 +111,44 @@ const V1_CONTROLLERS: &[&str] = &[
 impl Mounts {
     pub(crate) fn parse(mountinfo: &str) -> Mounts {
         let mut out = Mounts::default();
-        let mut seen_devs = Vec::new();
+        let mut seen_devs: Vec<&str> = Vec::new();
         for line in mountinfo.lines() {
             let Some((left, right)) = line.split_once(" - ") else {
                 continue;
             };
-            let l: Vec<&str> = left.split(' ').collect();
-            let r: Vec<&str> = right.split(' ').collect();
-            if l.len() < 5 || r.len() < 3 {
+            let mut l = left.split(' ').skip(2);
+            let (Some(dev), Some(root), Some(point)) = (l.next(), l.next(), l.next()) else {
                 continue;
-            }
-            let (dev, root, mount_point) = (l[2], unescape(l[3]), PathBuf::from(unescape(l[4])));
+            };
+            let mut r = right.split(' ');
+            let (Some(fstype), Some(_source), Some(opts)) = (r.next(), r.next(), r.next()) else {
+                continue;
+            };
             // A later mount on (or above) a mount point hides what was there,
             // e.g. a tmpfs over /sys/fs/cgroup/unified in a private namespace.
-            if out
-                .v2
-                .as_ref()
-                .is_some_and(|m| m.mount_point.starts_with(&mount_point))
-            {
+            // Most lines are neither cgroup mounts nor above one: no allocation.
+            let cgroup = fstype == "cgroup" || fstype == "cgroup2";
+            let hides = |m: &Mount| under(m.mount_point.as_os_str().as_encoded_bytes(), point);
+            if !cgroup && !out.v2.as_ref().is_some_and(hides) && !out.v1.iter().any(hides) {
+                continue;
+            }
+            let mount_point = PathBuf::from(unescape(point));
+            let hides = |m: &Mount| m.mount_point.starts_with(&mount_point);
+            if out.v2.as_ref().is_some_and(hides) {
                 out.v2 = None;
             }
-            out.v1.retain(|m| !m.mount_point.starts_with(&mount_point));
-            match r[0] {
+            out.v1.retain(|m| !hides(m));
+            match fstype {
                 "cgroup2" => {
                     out.v2 = Some(Mount {
                         mount_point,
-                        root,
+                        root: unescape(root),
                         controllers: vec![],
                     })
                 }
                 "cgroup" if !seen_devs.contains(&dev) => {
                     seen_devs.push(dev);
-                    let controllers: Vec<String> = r[2]
+                    let controllers: Vec<String> = opts
                         .split(',')
                         .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                         .map(String::from)
@@ -151,7 +156,7 @@ impl Mounts {
                     if !controllers.is_empty() {
                         out.v1.push(Mount {
                             mount_point,
-                            root,
+                            root: unescape(root),
                             controllers,
                         });
                     }
@@ -174,6 +179,15 @@ impl Mounts {
             (false, None) => Err(CgroupError::NoCgroupFs),
         }
     }
+}
+
+/// Whether the mount point `path` is `point` (mountinfo-escaped) or below it:
+/// a cheap, conservative test (an escaped point matches nothing but itself).
+fn under(path: &[u8], point: &str) -> bool {
+    let p = point.as_bytes();
+    p == b"/"
+        || path.starts_with(p) && (path.len() == p.len() || path[p.len()] == b'/')
+        || point.contains('\\')
 }
 
 /// Undo mountinfo's octal escapes (`\040` for a space, ...).
@@ -202,11 +216,19 @@ pub(crate) fn unescape(s: &str) -> String {
 /// This process's cgroup paths from /proc/self/cgroup.
 #[derive(Debug, Default)]
 pub(crate) struct OwnCgroups {
-    pub(crate) v1: HashMap<String, String>,
+    /// (controller, path): a handful, searched in order.
+    pub(crate) v1: Vec<(String, String)>,
     pub(crate) v2: Option<String>,
 }
 
 impl OwnCgroups {
+    pub(crate) fn get(&self, controller: &str) -> Option<&String> {
+        self.v1
+            .iter()
+            .find(|(c, _)| c == controller)
+            .map(|(_, p)| p)
+    }
+
     pub(crate) fn parse(text: &str) -> OwnCgroups {
         let mut out = OwnCgroups::default();
         for line in text.lines() {
@@ -218,7 +240,7 @@ impl OwnCgroups {
                 out.v2 = Some(path.to_string());
             } else {
                 for c in ctrls.split(',').filter(|c| !c.is_empty()) {
-                    out.v1.insert(c.to_string(), path.to_string());
+                    out.v1.push((c.to_string(), path.to_string()));
                 }
             }
         }
