@@ -93,12 +93,34 @@ pub fn kill_and_wait(cg: &dyn Cgroup) {
     }
 }
 
+/// Remove a container's recorded cgroup directories. Once its init is gone
+/// they are usually empty: then it is one rmdir each, with no reading of
+/// cgroup.procs. A busy one (tasks left, say a container that shares the
+/// host's pid namespace) makes `kill` run (kill and wait for everything
+/// left), then the removal is done again.
+pub fn remove(paths: &[PathBuf], kill: impl FnOnce()) {
+    let busy = deepest_first(paths)
+        .into_iter()
+        .any(|d| match std::fs::remove_dir(d) {
+            Err(e) => e.raw_os_error() == Some(libc::EBUSY),
+            Ok(()) => false,
+        });
+    if busy {
+        kill();
+        destroy_paths(paths);
+    }
+}
+
+fn deepest_first(paths: &[PathBuf]) -> Vec<&PathBuf> {
+    let mut p: Vec<&PathBuf> = paths.iter().collect();
+    p.sort_by_key(|x| std::cmp::Reverse(x.components().count()));
+    p
+}
+
 /// Remove the recorded cgroup directories (deepest first), retrying while
 /// the kernel still counts exiting tasks.
 pub fn destroy_paths(paths: &[PathBuf]) {
-    let mut p: Vec<&PathBuf> = paths.iter().collect();
-    p.sort_by_key(|x| std::cmp::Reverse(x.components().count()));
-    for d in p {
+    for d in deepest_first(paths) {
         for _ in 0..100 {
             match std::fs::remove_dir(d) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {

@@ -319,10 +319,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
-    if let Some(cg) = crate::cgroups::reopen(&st) {
-        crate::cgroups::kill_and_wait(cg.as_ref());
-    }
-    crate::cgroups::destroy_paths(&st.cgroup_paths);
+    crate::cgroups::remove(&st.cgroup_paths, || {
+        if let Some(cg) = crate::cgroups::reopen(&st) {
+            crate::cgroups::kill_and_wait(cg.as_ref());
+        }
+    });
     // A create that never finished (even if its init is gone now) never
     // started anything: no poststop.
     if st.status != Status::Creating {

@@ -31,13 +31,15 @@ impl Drop for Creating<'_> {
             return;
         }
         if let Some(cg) = self.cgroup.as_mut() {
-            crate::cgroups::kill_and_wait(cg.as_ref());
             // The recorded list covers every directory we made; without
             // one (a failure before it was written) ask the cgroup itself.
             if self.st.cgroup_paths.is_empty() {
+                crate::cgroups::kill_and_wait(cg.as_ref());
                 let _ = cg.destroy();
             } else {
-                crate::cgroups::destroy_paths(&self.st.cgroup_paths);
+                crate::cgroups::remove(&self.st.cgroup_paths, || {
+                    crate::cgroups::kill_and_wait(cg.as_ref())
+                });
             }
         }
         if let Some(d) = self.dir.take() {

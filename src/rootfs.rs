@@ -91,7 +91,24 @@ fn symlink_target(dir: RawFd, parent: &std::path::Path, name: &CStr) -> Option<I
 fn open_in_root_at(root: RawFd, p: &InRoot, file: bool, depth: u32) -> Result<OwnedFd, Errno> {
     let n = p.prefixes.len();
     let mut parent: Option<OwnedFd> = None;
-    for i in 0..n {
+    let mut start = 0;
+    // Usually the path exists, or all but its last component: try that
+    // before walking (and creating) it component by component.
+    if n > 0 {
+        let flags = libc::O_PATH | if file { 0 } else { libc::O_DIRECTORY };
+        match sys::openat2(root, &p.prefixes[n - 1], flags, RESOLVE) {
+            Err(Errno::ENOENT) => {}
+            done => return done,
+        }
+        if n > 1 {
+            let dir = libc::O_PATH | libc::O_DIRECTORY;
+            if let Ok(fd) = sys::openat2(root, &p.prefixes[n - 2], dir, RESOLVE) {
+                parent = Some(fd);
+                start = n - 1;
+            }
+        }
+    }
+    for i in start..n {
         let last = i + 1 == n;
         let flags = libc::O_PATH | if last && file { 0 } else { libc::O_DIRECTORY };
         let fd = match sys::openat2(root, &p.prefixes[i], flags, RESOLVE) {

@@ -3,6 +3,8 @@
 //! unified hierarchy; resources are only ever written through v1 files here.
 
 use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -356,13 +358,34 @@ impl Cgroup for V1Cgroup {
     }
 
     fn apply(&self, res: &LinuxResources) -> Result<()> {
+        // One rule per write, in order; each file opened once.
+        let mut open: [Option<(PathBuf, fs::File)>; 2] = [None, None];
         for d in res.devices().iter().flatten() {
-            let file = if d.allow() {
-                "devices.allow"
+            let (i, file) = if d.allow() {
+                (0, "devices.allow")
             } else {
-                "devices.deny"
+                (1, "devices.deny")
             };
-            self.write("devices", file, device_rule(d)?)?;
+            let rule = device_rule(d)?;
+            if open[i].is_none() {
+                let path = self.file("devices", file)?;
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|source| CgroupError::Write {
+                        path: path.clone(),
+                        value: rule.clone(),
+                        source,
+                    })?;
+                open[i] = Some((path, f));
+            }
+            let (path, f) = open[i].as_mut().expect("opened above");
+            f.write_all(rule.as_bytes())
+                .map_err(|source| CgroupError::Write {
+                    path: path.clone(),
+                    value: rule.clone(),
+                    source,
+                })?;
         }
         if let Some(m) = res.memory() {
             self.set_memory(m)?;
