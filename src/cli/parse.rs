@@ -297,6 +297,29 @@ fn put(
     }
 }
 
+/// The value of `opt`, given as `name`: the `inline` one (after "="), or
+/// the rest of a cluster of shorts (`attached`), or the next argument.
+fn value(
+    opt: &Opt,
+    name: &str,
+    inline: Option<&str>,
+    attached: &str,
+    it: &mut Args,
+) -> Result<Val, Stop> {
+    let v = match (opt.kind, inline) {
+        (Kind::Flag, None) => return Ok(Val::On),
+        (Kind::Flag, Some(v)) => return boolean(v, name),
+        (_, Some(v)) => v.to_string(),
+        (_, None) if !attached.is_empty() => attached.to_string(),
+        (Kind::Maybe { choices, bare }, None) => it
+            .next_if(|n| choices.contains(&n.as_str()))
+            .unwrap_or_else(|| bare.to_string()),
+        (_, None) => it.next().ok_or_else(|| needs(name))?,
+    };
+    check(opt, name, &v)?;
+    Ok(Val::Str(v))
+}
+
 /// Read the option `tok` (and its value, from `tok` or `it`) into `m`, or
 /// into `g` when it is one of the global options taken after the command.
 fn read(
@@ -316,23 +339,12 @@ fn read(
         let Some(at) = lookup(m, &g, |o| o.long == name) else {
             return Ok(Read::Unknown);
         };
-        let val = match (at.0.kind, inline) {
-            (Kind::Flag, None) => Val::On,
-            (Kind::Flag, Some(v)) => boolean(v, name)?,
-            (Kind::Maybe { choices, bare }, None) => {
-                let v = it.next_if(|n| choices.contains(&n.as_str()));
-                Val::Str(v.unwrap_or_else(|| bare.to_string()))
-            }
-            (_, Some(v)) => Val::Str(v.to_string()),
-            (_, None) => Val::Str(it.next().ok_or_else(|| needs(name))?),
-        };
-        if let Val::Str(v) = &val {
-            check(at.0, name, v)?;
-        }
+        let val = value(at.0, name, inline, "", it)?;
         put(m, &mut g, at, val);
         return Ok(Read::Done);
     }
-    // A cluster of shorts: the first that takes a value takes the rest.
+    // A cluster of shorts: flags, up to one that takes a value (the rest of
+    // the cluster, or the next argument) or "=".
     let body = &tok[1..];
     for (i, c) in body.char_indices() {
         let name = &body[i..i + c.len_utf8()];
@@ -345,20 +357,10 @@ fn read(
             };
         };
         let inline = rest.strip_prefix('=');
-        let val = match (at.0.kind, inline) {
-            (Kind::Flag, None) => Val::On,
-            (Kind::Flag, Some(v)) => boolean(v, name)?,
-            (Kind::Maybe { bare, .. }, None) if rest.is_empty() => Val::Str(bare.to_string()),
-            (_, Some(v)) => Val::Str(v.to_string()),
-            (_, None) if !rest.is_empty() => Val::Str(rest.to_string()),
-            (_, None) => Val::Str(it.next().ok_or_else(|| needs(name))?),
-        };
-        if let Val::Str(v) = &val {
-            check(at.0, name, v)?;
-        }
-        let last = inline.is_some() || !matches!(val, Val::On);
+        let val = value(at.0, name, inline, rest, it)?;
+        let more = inline.is_none() && matches!(val, Val::On);
         put(m, &mut g, at, val);
-        if last {
+        if !more {
             break;
         }
     }
@@ -397,7 +399,8 @@ pub fn run(args: Vec<String>, g: &mut Matches) -> Result<Option<Command>, Stop> 
     }
     let cmd = command(&name)?;
     let mut m = Matches::new(cmd.opts);
-    // From here on, every argument is one of the command's arguments.
+    // Once `rest`, no more options: after "--", or once the trailing
+    // arguments of exec or ps have started.
     let mut rest = false;
     while let Some(tok) = it.next() {
         if rest || !is_flag(&tok) {
@@ -441,7 +444,7 @@ pub fn run(args: Vec<String>, g: &mut Matches) -> Result<Option<Command>, Stop> 
 fn command(name: &str) -> Result<&'static Cmd, Stop> {
     COMMANDS
         .iter()
-        .find(|c| c.name == name || c.alias == name)
+        .find(|c| c.name == name || (c.alias == name && !name.is_empty()))
         .ok_or_else(|| Stop::Usage(format!("No help topic for '{name}'"), 3))
 }
 

@@ -494,6 +494,11 @@ fn usage_errors_in_runcs_words() {
         err("nosuchcmd"),
         ("No help topic for 'nosuchcmd'".into(), 3)
     );
+    // An empty name is no command either (some have no alias: "").
+    assert_eq!(
+        parse(vec![String::new()]).1,
+        Some(Stop::Usage("No help topic for ''".into(), 3))
+    );
 }
 
 #[test]
