@@ -62,7 +62,7 @@ fn ps(format: &str, args: &[&str]) -> Command {
     Command::Ps {
         format: format.into(),
         id: "x".into(),
-        ps_args: args.iter().map(|s| s.to_string()).collect(),
+        ps_args: strings(args),
     }
 }
 
