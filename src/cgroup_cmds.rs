@@ -4,7 +4,6 @@
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Dir, State, Status};
-use clap::Args;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 use std::io::Write;
@@ -57,65 +56,46 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
 
 // ---------------------------------------------------------------- update
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateArgs {
     /// path to the file containing the resources to update or '-' to read from the standard input
     /// (a JSON LinuxResources; all other options are then ignored)
-    #[arg(short = 'r', long, allow_hyphen_values = true)]
     pub resources: Option<String>,
     /// Specifies per cgroup weight, range is from 10 to 1000
-    #[arg(long = "blkio-weight", default_value_t = 0, allow_hyphen_values = true)]
     pub blkio_weight: i64,
     /// CPU CFS period to be used for hardcapping (in usecs). 0 to use system default
-    #[arg(long = "cpu-period", allow_hyphen_values = true)]
     pub cpu_period: Option<String>,
     /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<String>,
     /// CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period
-    #[arg(long = "cpu-burst", allow_hyphen_values = true)]
     pub cpu_burst: Option<String>,
     /// CPU shares (relative weight vs. other containers)
-    #[arg(long = "cpu-share", allow_hyphen_values = true)]
     pub cpu_share: Option<String>,
     /// CPU realtime period to be used for hardcapping (in usecs). 0 to use system default
-    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
     pub cpu_rt_period: Option<String>,
     /// CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period
-    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<String>,
     /// CPU(s) to use
-    #[arg(long = "cpuset-cpus", allow_hyphen_values = true)]
     pub cpuset_cpus: Option<String>,
     /// Memory node(s) to use
-    #[arg(long = "cpuset-mems", allow_hyphen_values = true)]
     pub cpuset_mems: Option<String>,
     /// set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE
-    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
     pub cpu_idle: Option<String>,
     /// (obsoleted; do not use)
-    #[arg(long = "kernel-memory", hide = true, allow_hyphen_values = true)]
     pub kernel_memory: Option<String>,
     /// (obsoleted; do not use)
-    #[arg(long = "kernel-memory-tcp", hide = true, allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
     /// Memory limit (in bytes)
-    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory reservation or soft_limit (in bytes)
-    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// Total memory usage (memory + swap); set '-1' to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Maximum number of pids allowed in the container
-    #[arg(long = "pids-limit", default_value_t = 0, allow_hyphen_values = true)]
     pub pids_limit: i64,
     /// The string of Intel RDT/CAT L3 cache schema
-    #[arg(long = "l3-cache-schema", allow_hyphen_values = true)]
     pub l3_cache_schema: Option<String>,
     /// The string of Intel RDT/MBA memory bandwidth schema
-    #[arg(long = "mem-bw-schema", allow_hyphen_values = true)]
     pub mem_bw_schema: Option<String>,
     pub id: String,
 }

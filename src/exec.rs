@@ -13,59 +13,42 @@ use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 use std::path::Path;
 
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecArgs {
     /// path to an AF_UNIX socket which will receive the pty master
-    #[arg(long = "console-socket")]
     pub console_socket: Option<String>,
     /// current working directory in the container
-    #[arg(long)]
     pub cwd: Option<String>,
     /// set environment variables
-    #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
     /// allocate a pseudo-TTY
-    #[arg(short = 't', long)]
     pub tty: bool,
     /// UID (format: <uid>[:<gid>])
-    #[arg(short = 'u', long)]
     pub user: Option<String>,
     /// additional gids
-    #[arg(short = 'g', long = "additional-gids")]
     pub additional_gids: Vec<u32>,
     /// path to the process.json
-    #[arg(short = 'p', long)]
     pub process: Option<String>,
     /// detach from the container's process
-    #[arg(short = 'd', long)]
     pub detach: bool,
     /// specify the file to write the process id to
-    #[arg(long = "pid-file")]
     pub pid_file: Option<String>,
     /// set the asm process label for the process commonly used with selinux
-    #[arg(long = "process-label")]
     pub process_label: Option<String>,
     /// set the apparmor profile for the process
-    #[arg(long)]
     pub apparmor: Option<String>,
     /// set the no new privileges value for the process
-    #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
     /// add a capability to the bounding set for the process
-    #[arg(short = 'c', long = "cap")]
     pub cap: Vec<String>,
     /// pass N additional file descriptors to the container
-    #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// run the process in an (existing) sub-cgroup(s)
-    #[arg(long)]
     pub cgroup: Vec<String>,
     /// allow exec in a paused container
-    #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
     pub id: String,
     /// the command and its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 

@@ -1,7 +1,6 @@
 //! The `husk` binary: parse, set up logging, dispatch, report, exit.
 
-use clap::Parser;
-use husk::cli::{Cli, Command};
+use husk::cli::{Cli, Command, Stop};
 use husk::create::{self, Mode};
 use husk::error::Error;
 use husk::{cgroup_cmds, container, log, specgen};
@@ -66,15 +65,33 @@ fn run(cli: Cli) -> Result<i32, Error> {
     }
 }
 
+/// Report an error through the logger (and on stderr when logging to a
+/// file), then exit with `code`.
+fn fail(msg: &str, code: i32) -> ! {
+    log::error(msg);
+    if !log::to_stderr() {
+        eprintln!("{msg}");
+    }
+    std::process::exit(code);
+}
+
 fn main() {
-    let cli = Cli::parse();
-    if cli.version {
-        println!(
-            "husk version {}\nspec: {}",
-            env!("CARGO_PKG_VERSION"),
-            husk::OCI_VERSION
-        );
-        return;
+    let (cli, stop) = husk::cli::parse_env();
+    match &stop {
+        Some(Stop::Help(text)) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            return;
+        }
+        None if cli.version => {
+            println!(
+                "husk version {}\nspec: {}",
+                env!("CARGO_PKG_VERSION"),
+                husk::OCI_VERSION
+            );
+            return;
+        }
+        _ => {}
     }
     let format = match cli.log_format.as_str() {
         "json" => log::Format::Json,
@@ -88,15 +105,15 @@ fn main() {
         eprintln!("open log file {}: {e}", cli.log);
         std::process::exit(1);
     }
+    // A usage error, in runc's words, once the logger can report it.
+    if let Some(Stop::Usage(msg, code)) = stop {
+        fail(&msg, code);
+    }
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = e.to_string();
-            log::error(&msg);
-            if !log::to_stderr() {
-                eprintln!("{msg}");
-            }
-            std::process::exit(if msg.starts_with(EXEC_PREFIX) { 255 } else { 1 });
+            fail(&msg, if msg.starts_with(EXEC_PREFIX) { 255 } else { 1 });
         }
     }
 }

@@ -362,3 +362,89 @@ fn delete_running_without_force_like_runc() {
     );
     assert!(!e.root.join("d2").exists());
 }
+
+#[test]
+fn usage_errors_like_runc() {
+    let e = Env::new("diffusage");
+    let r = Runc::new(&e);
+    std::fs::create_dir_all(&r.root).unwrap();
+    // (arguments, exit code, the message after "husk: " or "runc: ")
+    for (cmd, code, m) in [
+        (
+            &["state"][..],
+            1,
+            r#""state" requires exactly 1 argument(s)"#,
+        ),
+        (&["--foo", "list"], 1, "flag provided but not defined: -foo"),
+        (
+            &["delete", "--bogus", "x"],
+            1,
+            "flag provided but not defined: -bogus",
+        ),
+        (
+            &["kill", "a", "b", "c"],
+            1,
+            r#""kill" requires a maximum of 2 argument(s)"#,
+        ),
+        (
+            &["kill"],
+            1,
+            r#""kill" requires a minimum of 1 argument(s)"#,
+        ),
+        (
+            &["delete", "--force"],
+            1,
+            r#""delete" requires exactly 1 argument(s)"#,
+        ),
+        (
+            &["list", "extra"],
+            1,
+            r#""list" requires exactly 0 argument(s)"#,
+        ),
+        (&["list", "--format"], 1, "flag needs an argument: -format"),
+        (&["nosuchcmd"], 3, "No help topic for 'nosuchcmd'"),
+    ] {
+        let h = e.husk(cmd);
+        let rr = r.run(cmd);
+        assert_eq!(
+            (h.code, rr.code),
+            (code, code),
+            "{cmd:?}: husk {} runc {}",
+            h.stderr,
+            rr.stderr
+        );
+        // One log line, with the message (quotes escaped in it).
+        let m = m.replace('"', "\\\"");
+        assert_eq!(h.stderr.lines().count(), 1, "{cmd:?}: {}", h.stderr);
+        assert!(h.stderr.contains("level=error"), "{cmd:?}: {}", h.stderr);
+        assert!(h.stderr.contains(&m), "{cmd:?}: {}", h.stderr);
+        assert!(rr.stderr.contains(&m), "{cmd:?}: {}", rr.stderr);
+        assert_eq!(h.stdout, "");
+    }
+
+    // Through --log and --log-format json, as managers read it.
+    let (hl, rl) = (e.dir.join("husk.log"), e.dir.join("runc.log"));
+    let args = |log: &std::path::Path| {
+        let l = log.to_str().unwrap().to_string();
+        [
+            "--log".to_string(),
+            l,
+            "--log-format".into(),
+            "json".into(),
+            "state".into(),
+        ]
+    };
+    let (ha, ra) = (args(&hl), args(&rl));
+    let h = e.husk(&ha.iter().map(String::as_str).collect::<Vec<_>>());
+    let rr = r.run(&ra.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!((h.code, rr.code), (1, 1));
+    let last = |p: &std::path::Path| -> Value {
+        let text = std::fs::read_to_string(p).unwrap();
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    };
+    let (hv, rv) = (last(&hl), last(&rl));
+    assert_eq!(hv["level"], "error");
+    assert_eq!(rv["level"], "error");
+    assert_eq!(hv["msg"], r#"husk: "state" requires exactly 1 argument(s)"#);
+    assert_eq!(rv["msg"], r#"runc: "state" requires exactly 1 argument(s)"#);
+}
