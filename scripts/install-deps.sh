@@ -31,6 +31,6 @@ fi
 target=$(uname -m)-unknown-linux-musl
 if command -v rustup >/dev/null 2>&1 &&
     ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    rustup target add "$target" >/dev/null 2>&1 ||
+    timeout 600 rustup target add "$target" >/dev/null 2>&1 ||
         echo "install-deps: could not add the Rust target $target; release builds use glibc" >&2
 fi
