@@ -454,13 +454,14 @@ ROWS = [
     ("cgpeak", "container cgroup peak memory", "MiB"),
     ("minmem", "smallest memory limit that runs /bin/true", "MiB"),
     ("binsize", "binary size, stripped", "KiB"),
+    ("syscalls", "syscalls of one `run` + `delete` (strace -f -c)", "calls"),
 ]
 
 
 def fmt_num(v, unit):
     if v is None:
         return "-"
-    if unit == "KiB":
+    if unit in ("KiB", "calls"):
         return f"{v:,.0f}"
     if unit == "ms":
         return f"{v:.1f}" if v >= 100 else f"{v:.2f}"
@@ -724,6 +725,34 @@ class Bench:
         rt.live.discard(cid)
         self.drop_bundle(cid)
         self.rec(rt.name, "lifecycle", i, total / 1e6)
+
+    def strace_calls(self, argv, what):
+        """Total syscalls of argv and its children, from `strace -f -c`."""
+        out = os.path.join(self.tmp, "strace.out")
+        r = self.sp.run([self.strace, "-f", "-c", "-o", out, *argv])
+        if r.rc != 0:
+            raise BenchError(f"{what} under strace exited {r.rc}: {tail(r.err or r.out)}")
+        with open(out) as f:
+            for line in f:
+                parts = line.split()
+                if parts and parts[-1] == "total":
+                    return int(parts[3])
+        raise BenchError(f"{what}: no total in strace -c output")
+
+    def m_syscalls(self, rt, _i):
+        """One untimed `run` (and `delete` if it kept the container) under strace."""
+        cid = self.new_id(rt.name)
+        b = self.make_bundle(cid)
+        rt.live.add(cid)
+        n = self.strace_calls(rt.argv("run", "--bundle", b, cid), f"{rt.name} run")
+        if self.exists(rt, cid):
+            n += self.strace_calls(rt.argv("delete", cid), f"{rt.name} delete")
+        rt.live.discard(cid)
+        self.drop_bundle(cid)
+        self.rec(rt.name, "syscalls", 0, n)
+
+    def m_syscalls_floor(self, _rt, _i):
+        self.rec("floor", "syscalls", 0, self.strace_calls(self.floor_argv(), "the floor"))
 
     def floor_argv(self):
         flags = [NS_FLAGS[n] for n in self.namespaces if n in NS_FLAGS]
@@ -1006,6 +1035,13 @@ class Bench:
         else:
             self.floor_notes.append("max RSS rows: /usr/bin/time (GNU time) not installed, not measured")
 
+        self.strace = shutil.which("strace")
+        if self.strace:
+            self.alternate("syscalls", 1, [(rt.name, rt, self.m_syscalls, self.warm_run) for rt in live]
+                           + [("floor", None, self.m_syscalls_floor, None)])
+        else:
+            self.floor_notes.append("syscalls row: strace not installed, not measured")
+
         max_steps = 4 if self.args.quick else None
         for rt in live:
             log(f"== smallest memory limit for {rt.name} (bisection 64 KiB..64 MiB"
@@ -1076,7 +1112,7 @@ GROUP_OF = {
     "csd": ("create/start/state/delete",), "cgpeak": ("create/start/state/delete",),
     "rss_create": ("rss",), "rss_state": ("rss",),
     "exec": ("exec",), "seccomp_first": ("seccomp",), "seccomp_rep": ("seccomp",),
-    "minmem": ("memory limit bisection",),
+    "minmem": ("memory limit bisection",), "syscalls": ("syscalls",),
 }
 
 # --------------------------------------------------------------------------

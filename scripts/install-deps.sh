@@ -1,13 +1,14 @@
 #!/bin/sh
 # Debian packages husk's build and tests need: busybox-static (the embedded
-# default rootfs), runc and crun (differential tests, benchmark), libseccomp,
+# default rootfs), runc and crun (differential tests, benchmark), strace and
+# GNU time (benchmark), libseccomp,
 # and the container managers that tests/managers.rs drives husk with: podman
 # (with conmon), containerd (ctr, the runc v2 shim) and docker.io. Their
 # services are not started (tests start their own daemons); no
 # recommended packages.
 set -eu
 need=""
-for p in busybox-static runc crun libseccomp-dev pkg-config time gcc libc6-dev \
+for p in busybox-static runc crun libseccomp-dev pkg-config time strace gcc libc6-dev \
     podman conmon containerd docker.io; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done

@@ -34,6 +34,7 @@ fn benchmark_smoke_run() {
         "max RSS of `run`",
         "smallest memory limit",
         "binary size",
+        "syscalls of one",
     ] {
         assert!(text.contains(row), "no {row:?} row in:\n{text}");
     }
