@@ -407,4 +407,60 @@ mod tests {
             }
         }
     }
+
+    /// Random allocations, reallocations and frees, each block filled with
+    /// its own byte: no block may overlap another or lose its contents.
+    #[test]
+    fn random_blocks_keep_their_contents() {
+        let a = Husk::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
+        let check = |p: *mut u8, n: usize, b: u8| unsafe {
+            assert!(
+                (0..n).all(|i| *p.add(i) == b),
+                "block {p:?} of {n} lost its {b}"
+            );
+        };
+        for step in 0..20_000u32 {
+            let tag = (step % 251) as u8;
+            match rnd(4) {
+                0 | 1 => {
+                    let n = 1 + if rnd(10) == 0 {
+                        rnd(200_000)
+                    } else {
+                        rnd(3000)
+                    };
+                    let p = unsafe { a.alloc(lay(n, 8)) };
+                    assert!(!p.is_null());
+                    unsafe { p.write_bytes(tag, n) };
+                    live.push((p, n, tag));
+                }
+                2 if !live.is_empty() => {
+                    let (p, n, b) = live.swap_remove(rnd(live.len()));
+                    check(p, n, b);
+                    let m = 1 + rnd(2 * n + 100);
+                    let q = unsafe { a.realloc(p, lay(n, 8), m) };
+                    check(q, n.min(m), b);
+                    unsafe { q.write_bytes(tag, m) };
+                    live.push((q, m, tag));
+                }
+                _ if !live.is_empty() => {
+                    let (p, n, b) = live.swap_remove(rnd(live.len()));
+                    check(p, n, b);
+                    unsafe { a.dealloc(p, lay(n, 8)) };
+                }
+                _ => {}
+            }
+        }
+        for (p, n, b) in live {
+            check(p, n, b);
+            unsafe { a.dealloc(p, lay(n, 8)) };
+        }
+    }
 }

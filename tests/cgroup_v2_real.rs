@@ -88,7 +88,7 @@ fn v2_on_the_unified_hierarchy() {
     g.child = Some(child);
     g.cg.add_task(pid).unwrap();
     assert!(pid_in(g.cg.as_ref(), pid));
-    assert!(read(&Path::new(&format!("/proc/{pid}/cgroup"))).contains(&format!("0::/{name}/c")));
+    assert!(read(Path::new(&format!("/proc/{pid}/cgroup"))).contains(&format!("0::/{name}/c")));
     g.cg.freeze().unwrap();
     assert!(g.cg.is_frozen().unwrap());
     assert!(read(&dir.join("cgroup.events")).contains("frozen 1"));

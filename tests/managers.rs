@@ -28,7 +28,10 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 /// A container that exits 42 on SIGTERM once it has said it is ready.
 const DETACHED: &str = "trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep 1 & wait $!; done";
 /// 64 MiB held by the shell: more than the 16 MiB limit.
-const HOG: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived";
+// The pause before the allocation: containerd's runc shim (and so Docker)
+// registers its OOM watcher only after `start` returns; a container killed
+// before that is reported with OOMKilled=false, with husk and runc alike.
+const HOG: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; sleep 0.3; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived";
 const FORKS: &str = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 20 ]; do sleep 10 & i=$((i+1)); done; echo forked-all";
 
 /// The runtime under test: its path and the root it uses when a manager

@@ -58,8 +58,7 @@ impl Drop for HostMount {
 fn mountinfo_line<'a>(mountinfo: &'a str, mp: &str) -> &'a str {
     mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(mp))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(mp))
         .unwrap_or_else(|| panic!("no mount at {mp} in:\n{mountinfo}"))
 }
 

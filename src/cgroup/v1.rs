@@ -441,9 +441,11 @@ impl Cgroup for V1Cgroup {
         self.set_freezer("THAWED")
     }
 
+    /// FREEZING counts: the cgroup is set to frozen and a task is still on
+    /// its way (one that just joined, as `exec --ignore-paused` does).
     fn is_frozen(&self) -> Result<bool> {
         match self.dir("freezer") {
-            Some(d) => Ok(read_file(&d.join("freezer.state"))?.trim() == "FROZEN"),
+            Some(d) => Ok(read_file(&d.join("freezer.state"))?.trim() != "THAWED"),
             None => Ok(false),
         }
     }

@@ -170,6 +170,9 @@ fn v1_add_task_freeze_pids_kill() {
     assert!(!cg.is_frozen().unwrap());
     cg.freeze().unwrap();
     assert!(cg.is_frozen().unwrap());
+    // A task that joined a frozen cgroup makes it FREEZING: still paused.
+    f.put("freezer/c/freezer.state", "FREEZING\n");
+    assert!(cg.is_frozen().unwrap());
     cg.thaw().unwrap();
     assert_eq!(f.get("freezer/c/freezer.state"), "THAWED");
     // No pids left: nothing to do, freezer is thawed afterwards.
