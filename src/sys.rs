@@ -59,19 +59,29 @@ pub fn openat2(
         mode: 0,
         resolve,
     };
-    // SAFETY: `how` lives across the call and its size is passed; `path` is
-    // NUL-terminated. The returned fd is new and owned by nobody else.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    // SAFETY: a non-negative return is a fresh fd.
-    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    // With RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or mount
+    // anywhere on the system raced with a ".." in the path; openat2(2) says
+    // to try again. A bounded number of times: a path that never resolves
+    // cleanly (a rename loop from inside the container) is an error.
+    let mut tries = 0;
+    loop {
+        // SAFETY: `how` lives across the call and its size is passed; `path`
+        // is NUL-terminated. The returned fd is new and owned by nobody else.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match check(ret) {
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) if tries < 1000 => tries += 1,
+            // SAFETY: a non-negative return is a fresh fd.
+            r => return r.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        }
+    }
 }
 
 /// execve(2) with pointer arrays prepared before fork. Returns only on error.
