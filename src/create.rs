@@ -23,6 +23,8 @@ struct Creating<'a> {
     spec: &'a Spec,
     cgroup: Option<Box<dyn crate::cgroups::Cgroup>>,
     done: bool,
+    /// The init joins its v1 cgroups itself (plan.cgroup_join).
+    self_joined: bool,
 }
 
 impl Drop for Creating<'_> {
@@ -49,15 +51,19 @@ impl Drop for Creating<'_> {
 }
 
 impl Parent for Creating<'_> {
-    fn placed(&mut self, pid: i32) -> Result<()> {
+    fn placed(&mut self, pid: i32, born_in_v2: bool) -> Result<()> {
         self.st.pid = pid;
         self.st.pid_start = state::start_time(pid).unwrap_or(0);
         self.dir.as_ref().expect("dir").save(&self.st)?;
         if let Some(cg) = self.cgroup.as_mut() {
-            // Born in its v2 directory already; this moves it into the v1
-            // hierarchies (and is a no-op where it already is).
-            cg.add_task(pid)
-                .map_err(|e| Error::Msg(format!("linux.resources: {e}")))?;
+            // The init joins its v1 hierarchies itself when it can (the
+            // `tasks` files in the plan); the rest is moved from here.
+            let e = |e| Error::Msg(format!("linux.resources: {e}"));
+            match (self.self_joined, born_in_v2) {
+                (true, true) => {}
+                (true, false) => cg.add_task_v2(pid).map_err(e)?,
+                (false, _) => cg.add_task(pid).map_err(e)?,
+            }
         }
         if let Some(adj) = self.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -89,6 +95,33 @@ impl Parent for Creating<'_> {
 }
 
 impl Creating<'_> {
+    /// The v1 `tasks` files the init writes "0" into. Not with a user
+    /// namespace made at clone: before Linux 5.16 the kernel checked the
+    /// writer's credentials, not the opener's, and the init is no longer
+    /// root in the initial namespace then.
+    fn self_join_fds(&self, plan: &Plan) -> Result<Vec<OwnedFd>> {
+        let Some(cg) = self.cgroup.as_ref() else {
+            return Ok(Vec::new());
+        };
+        if plan.clone_flags & libc::CLONE_NEWUSER != 0 {
+            return Ok(Vec::new());
+        }
+        cg.self_join_files()
+            .iter()
+            .map(|p| {
+                nix::fcntl::open(
+                    p,
+                    nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(|errno| Error::Sys {
+                    what: format!("linux.cgroupsPath: open {}", p.display()),
+                    errno,
+                })
+            })
+            .collect()
+    }
+
     /// Record, then make and configure the container's cgroup, before the
     /// init exists; returns its v2 directory to be born in, if there is one.
     fn make_cgroup(&mut self) -> Result<Option<OwnedFd>> {
@@ -220,6 +253,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         spec: &spec,
         cgroup,
         done: false,
+        self_joined: false,
     };
     let fifo = if mode == Mode::Create {
         Some(make_fifo(c.dir.as_ref().expect("dir"))?)
@@ -239,11 +273,15 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
     })?;
     plan.parent_fds.push(c.dir.as_ref().expect("dir").lock_fd());
     plan.cgroup_fd = c.make_cgroup()?;
+    plan.cgroup_join = c.self_join_fds(&plan)?;
+    c.self_joined = !plan.cgroup_join.is_empty();
     if let Some(fd) = &plan.cgroup_fd {
         plan.parent_fds.push(std::os::fd::AsRawFd::as_raw_fd(fd));
     }
     let maps = id_maps(&spec);
-    let mut sp = spawn::spawn(&plan, &maps, &mut c)?;
+    let sp = spawn::spawn(&plan, &maps, &mut c);
+    plan.cgroup_join.clear();
+    let mut sp = sp?;
     let fail = |e: Error, pid: i32| {
         spawn::kill_and_reap(pid);
         Err(e)

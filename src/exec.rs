@@ -177,7 +177,7 @@ struct Joining;
 impl Parent for Joining {
     /// The process joins the cgroup only once it is set up (below): in a
     /// paused container it would freeze before it could answer.
-    fn placed(&mut self, _pid: i32) -> Result<()> {
+    fn placed(&mut self, _pid: i32, _born_in_v2: bool) -> Result<()> {
         Ok(())
     }
     fn repid(&mut self, _pid: i32) -> Result<()> {

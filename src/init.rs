@@ -320,6 +320,12 @@ fn runtime_hooks(plan: &Plan, chan: &Channel) -> CResult<()> {
 }
 
 fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::convert::Infallible> {
+    // Join the v1 cgroups before anything else (and before any fork): a
+    // thread that moves itself is moved without the kernel's global lock.
+    for (i, fd) in plan.cgroup_join.iter().enumerate() {
+        nix::unistd::write(fd, b"0").at(Step::CgroupJoin, i)?;
+        let _ = nix::unistd::close(fd.as_raw_fd());
+    }
     for &fd in &plan.parent_fds {
         let _ = nix::unistd::close(fd);
     }

@@ -179,6 +179,9 @@ pub struct Plan {
     pub runtime_hooks: bool,
     /// The parent's own descriptors (the state lock): closed first thing in the child.
     pub parent_fds: Vec<std::os::fd::RawFd>,
+    /// v1 `tasks` files, open for writing: the init writes "0" into each
+    /// first thing, joining its cgroups itself (see `Cgroup::self_join_files`).
+    pub cgroup_join: Vec<OwnedFd>,
     pub confine: crate::confine::Confinement,
     /// `husk exec`: join the container; no rootfs, hostname or sysctl work.
     pub exec: bool,
@@ -581,6 +584,7 @@ pub fn build(inp: Inputs) -> Result<Plan> {
         start_container_hooks: child_hooks(hooks.start_container()),
         keyring: !inp.no_new_keyring,
         parent_fds: Vec::new(),
+        cgroup_join: Vec::new(),
         confine: inp.confine,
         exec: false,
         cgroup_fd: None,

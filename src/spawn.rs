@@ -16,7 +16,8 @@ use std::os::fd::OwnedFd;
 pub trait Parent {
     /// The init exists (pid known, not yet running): record it, place it
     /// in its cgroups, set id maps' companions like oom_score_adj.
-    fn placed(&mut self, pid: i32) -> Result<()>;
+    /// `born_in_v2`: clone3 made it in its cgroup v2 directory already.
+    fn placed(&mut self, pid: i32, born_in_v2: bool) -> Result<()>;
     /// The init's pid changed (the extra fork for pid/time namespaces).
     fn repid(&mut self, pid: i32) -> Result<()>;
     /// Run prestart and createRuntime hooks.
@@ -70,6 +71,7 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
     let child_hooks =
         !plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty();
     let mut state_buf = Vec::with_capacity(if child_hooks { 1 << 16 } else { 0 });
+    let mut born_in_v2 = plan.cgroup_fd.is_some();
     let pid = match &plan.cgroup_fd {
         Some(fd) => {
             match sys::clone3_into_cgroup(plan.clone_flags, std::os::fd::AsRawFd::as_raw_fd(fd)) {
@@ -78,7 +80,10 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
                     nix::errno::Errno::ENOSYS
                     | nix::errno::Errno::E2BIG
                     | nix::errno::Errno::EINVAL,
-                ) => sys::clone_fork(plan.clone_flags),
+                ) => {
+                    born_in_v2 = false;
+                    sys::clone_fork(plan.clone_flags)
+                }
                 r => r,
             }
         }
@@ -97,7 +102,15 @@ pub fn spawn(plan: &Plan, maps: &IdMaps, parent: &mut dyn Parent) -> Result<Spaw
         seccomp_fd: None,
     };
     let mut middle = None;
-    match drive(plan, maps, parent, &mut sp, &mut middle, child_hooks) {
+    match drive(
+        plan,
+        maps,
+        parent,
+        &mut sp,
+        &mut middle,
+        child_hooks,
+        born_in_v2,
+    ) {
         Ok(()) => Ok(sp),
         Err(e) => {
             kill_and_reap(sp.pid);
@@ -118,11 +131,12 @@ fn drive(
     sp: &mut Spawned,
     middle: &mut Option<i32>,
     child_hooks: bool,
+    born_in_v2: bool,
 ) -> Result<()> {
     if plan.new_user && !plan.general {
         write_maps(sp.pid, maps)?;
     }
-    parent.placed(sp.pid)?;
+    parent.placed(sp.pid, born_in_v2)?;
     sp.chan
         .send(Msg::Proceed)
         .ctx("start the container's init")?;

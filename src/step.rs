@@ -68,6 +68,7 @@ steps! {
     Dumpable = 49,
     MountInProc = 50,
     UserNsRoot = 51,
+    CgroupJoin = 52,
 }
 
 fn s(c: &std::ffi::CStr) -> String {
@@ -166,6 +167,10 @@ pub fn describe(plan: &Plan, step: Step, i: usize) -> String {
         Step::MemoryPolicy => "set linux.memoryPolicy".into(),
         Step::CpuAffinity => "set process.execCPUAffinity".into(),
         Step::Dumpable => "make the container's init non-dumpable".into(),
+        Step::CgroupJoin => format!(
+            "join the container's cgroup (v1 hierarchy {} of linux.cgroupsPath)",
+            i + 1
+        ),
         Step::UserNsRoot => {
             "become root in the user namespace (linux.uidMappings, linux.gidMappings)".into()
         }

@@ -427,10 +427,21 @@ impl Cgroup for V1Cgroup {
         for h in &self.hierarchies {
             write_file(&h.dir.join("cgroup.procs"), &pid.to_string())?;
         }
+        self.add_task_v2(pid)
+    }
+
+    fn add_task_v2(&self, pid: i32) -> Result<()> {
         match &self.unified {
             Some(u) => u.add_task(pid),
             None => Ok(()),
         }
+    }
+
+    fn self_join_files(&self) -> Vec<PathBuf> {
+        self.hierarchies
+            .iter()
+            .map(|h| h.dir.join("tasks"))
+            .collect()
     }
 
     fn freeze(&self) -> Result<()> {

@@ -334,6 +334,10 @@ impl Cgroup for V2Cgroup {
         self.write("cgroup.procs", pid)
     }
 
+    fn add_task_v2(&self, pid: i32) -> Result<()> {
+        self.add_task(pid)
+    }
+
     fn freeze(&self) -> Result<()> {
         self.set_freeze(true)
     }
