@@ -1,7 +1,7 @@
 //! `husk exec` into a running container, checked against its init and runc.
 
 mod common;
-use common::{alive, Env};
+use common::{alive, wait_gone, Env};
 use serde_json::json;
 
 /// Start a detached `sleep` container; return its init pid.
@@ -163,9 +163,7 @@ fn errors_like_runc() {
     assert_eq!(o.code, 255);
     assert!(o.stderr.contains("does not exist"), "{}", o.stderr);
     e.husk(&["kill", "er", "KILL"]).ok();
-    while alive(init) {
-        std::thread::yield_now();
-    }
+    wait_gone(init);
     let o = e.husk(&["exec", "er", "true"]);
     assert_eq!(o.code, 255);
     assert!(o.stderr.contains("stopped"), "{}", o.stderr);

@@ -1,7 +1,7 @@
 //! The OCI lifecycle through the CLI, as a user types it.
 
 mod common;
-use common::{alive, Env};
+use common::{alive, wait_catches, wait_gone, Env};
 use serde_json::json;
 
 #[test]
@@ -132,6 +132,7 @@ fn foreground_run_forwards_signals_and_reports_128_plus_n() {
         .spawn()
         .unwrap();
     wait_status(&e, "f1", "running");
+    wait_catches(e.state("f1")["pid"].as_i64().unwrap(), &[libc::SIGTERM]);
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -172,9 +173,7 @@ fn unsafe_kill(pid: i64) {
         .status()
         .unwrap();
     assert!(st.success());
-    while alive(pid) {
-        std::thread::yield_now();
-    }
+    wait_gone(pid);
 }
 
 #[test]
@@ -224,14 +223,13 @@ fn kill_by_name_number_and_default() {
         e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), &id])
             .ok();
         let pid = e.state(&id)["pid"].as_i64().unwrap();
+        wait_catches(pid, &[libc::SIGUSR1, libc::SIGTERM]);
         let mut args = vec!["kill", id.as_str()];
         if let Some(s) = sig {
             args.push(s);
         }
         e.husk(&args).ok();
-        while alive(pid) {
-            std::thread::yield_now();
-        }
+        wait_gone(pid);
         assert_eq!(e.status(&id), "stopped");
         e.husk(&["delete", &id]).ok();
     }

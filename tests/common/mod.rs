@@ -227,6 +227,43 @@ fn walk(p: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Wait until `pid` is gone (or a zombie); a failure, not a hang, after 60 s.
+pub fn wait_gone(pid: i64) {
+    let t = std::time::Instant::now();
+    while alive(pid) {
+        assert!(
+            t.elapsed().as_secs() < 60,
+            "pid {pid} still alive after 60 s"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Wait until `pid` has a handler for each signal in `sigs` (SigCgt in
+/// /proc/PID/status). A container's init ignores a signal it does not
+/// catch, so a test that signals a shell must wait for its `trap`s.
+pub fn wait_catches(pid: i64, sigs: &[i32]) {
+    let t = std::time::Instant::now();
+    loop {
+        let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+            })
+            .unwrap_or(0);
+        if sigs.iter().all(|&s| caught & (1u64 << (s - 1)) != 0) {
+            return;
+        }
+        assert!(
+            t.elapsed().as_secs() < 60,
+            "pid {pid} never caught {sigs:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// Is `pid` alive (and not a zombie)?
 pub fn alive(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
