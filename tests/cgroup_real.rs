@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
 
+mod common;
+use common::read;
 use husk::cgroup::{self, Cgroup, Layout};
 use oci_spec::runtime::LinuxResources;
 
@@ -52,13 +54,6 @@ fn assert_gone(dirs: &[PathBuf]) {
     for d in dirs {
         assert!(!d.exists(), "{} left behind", d.display());
     }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
 }
 
 /// The directory of `controller` (a v1 hierarchy) among the container's paths.

@@ -6,6 +6,7 @@
 //! cgroup mount is that hierarchy.
 
 mod common;
+use common::read;
 
 use husk::cgroup::{self, Cgroup};
 use oci_spec::runtime::LinuxResources;
@@ -33,11 +34,27 @@ impl Drop for Guard {
     }
 }
 
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
+/// Cgroup `/NAME/c` on the host's cgroup2 mount (seen as a pure v2 host),
+/// not created yet; the guard removes it. Also the `/NAME` and `/NAME/c`
+/// directories.
+fn guard(name: &str) -> (Guard, PathBuf, PathBuf) {
+    let mountinfo = "1 0 0:99 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+    let cg = cgroup::open_at(
+        Path::new(UNIFIED),
+        "0::/\n",
+        mountinfo,
+        &format!("/{name}/c"),
+        "c",
+    )
+    .unwrap();
+    let top = Path::new(UNIFIED).join(name);
+    let dir = top.join("c");
+    let g = Guard {
+        cg,
+        child: None,
+        top: top.clone(),
+    };
+    (g, top, dir)
 }
 
 fn pid_in(cg: &dyn Cgroup, pid: i32) -> bool {
@@ -53,22 +70,7 @@ fn v2_on_the_unified_hierarchy() {
         "this host's unified hierarchy should offer hugetlb: {controllers:?}"
     );
     let name = format!("husk-v2-test-{}", std::process::id());
-    let mountinfo = "1 0 0:99 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
-    let cg = cgroup::open_at(
-        Path::new(UNIFIED),
-        "0::/\n",
-        mountinfo,
-        &format!("/{name}/c"),
-        "c",
-    )
-    .unwrap();
-    let top = Path::new(UNIFIED).join(&name);
-    let mut g = Guard {
-        cg,
-        child: None,
-        top: top.clone(),
-    };
-    let dir = top.join("c");
+    let (mut g, top, dir) = guard(&name);
     assert_eq!(g.cg.paths(), vec![dir.clone()]);
     assert_eq!(g.cg.v2_dir(), Some(dir.clone()));
 
@@ -130,22 +132,7 @@ fn v2_device_rules_as_ebpf() {
 
     assert!(nix::unistd::geteuid().is_root(), "needs root");
     let name = format!("husk-v2-dev-test-{}", std::process::id());
-    let mountinfo = "1 0 0:99 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
-    let cg = cgroup::open_at(
-        Path::new(UNIFIED),
-        "0::/\n",
-        mountinfo,
-        &format!("/{name}/c"),
-        "c",
-    )
-    .unwrap();
-    let top = Path::new(UNIFIED).join(&name);
-    let mut g = Guard {
-        cg,
-        child: None,
-        top: top.clone(),
-    };
-    let dir = top.join("c");
+    let (mut g, top, dir) = guard(&name);
     g.cg.create().unwrap();
     assert!(cgroup::devbpf::attached_programs(&dir).unwrap().is_empty());
 

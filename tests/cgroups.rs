@@ -2,19 +2,12 @@
 //! ps, kill --all, delete), checked against the live v1 cgroup files.
 
 mod common;
-use common::{alive, Env};
+use common::{alive, read, Env};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
 
 /// Create container `id` from `config` (its init waits for `start`).
 fn create(e: &Env, config: Value, id: &str) {
@@ -22,15 +15,6 @@ fn create(e: &Env, config: Value, id: &str) {
     let b = e.bundle();
     e.husk(&["create", "--bundle", b.to_str().unwrap(), id])
         .ok();
-}
-
-/// Create and start container `id`.
-fn run_detached(e: &Env, config: Value, id: &str) -> i64 {
-    e.write(config, id);
-    let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), id])
-        .ok();
-    e.state(id)["pid"].as_i64().unwrap()
 }
 
 /// Poll `cond` for up to 20 s; panic with `what` if it never holds.
@@ -276,7 +260,7 @@ fn update_changes_the_live_cgroup_and_the_state() {
     let mut c = e.config(&["sleep", "60"]);
     res(&mut c)["memory"] = json!({"limit": 32 << 20});
     res(&mut c)["cpu"] = json!({"shares": 512});
-    run_detached(&e, c, "u1");
+    e.run_detached(c, "u1");
     let mem = e.cgroup_dir("memory", "u1").join("memory.limit_in_bytes");
     let shares = e.cgroup_dir("cpu", "u1").join("cpu.shares");
     assert_eq!(read(&mem), (32u64 << 20).to_string());
@@ -409,7 +393,7 @@ fn events_stats_match_the_cgroup_files() {
     let mut c = e.config(&["sh", "-c", "sleep 60 & sleep 60 & wait"]);
     res(&mut c)["memory"] = json!({"limit": 64 << 20});
     res(&mut c)["pids"] = json!({"limit": 40});
-    run_detached(&e, c, "s1");
+    e.run_detached(c, "s1");
     wait_for("three processes", || procs(&e, "s1").len() == 3);
     let o = e.husk(&["events", "--stats", "s1"]);
     let out = o.ok();
@@ -465,7 +449,7 @@ fn events_stats_match_the_cgroup_files() {
 #[test]
 fn ps_lists_the_container_processes() {
     let e = Env::new("cgps");
-    let pid = run_detached(&e, e.config(&["sh", "-c", "sleep 60 & wait"]), "q1");
+    let pid = e.run_detached(e.config(&["sh", "-c", "sleep 60 & wait"]), "q1");
     wait_for("two processes", || procs(&e, "q1").len() == 2);
     let o = e.husk(&["ps", "--format", "json", "q1"]);
     let pids: Vec<i64> = serde_json::from_str(o.ok()).unwrap();
@@ -503,11 +487,7 @@ fn ps_lists_the_container_processes() {
 #[test]
 fn kill_all_reaches_the_children() {
     let e = Env::new("cgkill");
-    let pid = run_detached(
-        &e,
-        e.config(&["sh", "-c", "sleep 60 & sleep 60 & wait"]),
-        "k1",
-    );
+    let pid = e.run_detached(e.config(&["sh", "-c", "sleep 60 & sleep 60 & wait"]), "k1");
     wait_for("three processes", || procs(&e, "k1").len() == 3);
     let all = procs(&e, "k1");
     assert!(all.contains(&pid));
@@ -532,7 +512,7 @@ fn delete_kills_what_is_left_and_removes_the_cgroup() {
         .as_array_mut()
         .unwrap()
         .retain(|n| n["type"] != "pid");
-    let pid = run_detached(&e, c, "d1");
+    let pid = e.run_detached(c, "d1");
     wait_for("the init to exit", || !alive(pid));
     let left = procs(&e, "d1");
     assert_eq!(left.len(), 1, "the orphaned sleep stays in the cgroup");

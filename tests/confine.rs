@@ -4,9 +4,8 @@
 //! policy and LSM labels, each checked with the probe inside the container.
 
 mod common;
-use common::Env;
+use common::{kv, Env};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const CAP_CHOWN: u32 = 0;
@@ -15,14 +14,6 @@ const CAP_NET_RAW: u32 = 13;
 
 fn mask(caps: &[u32]) -> String {
     format!("{:016x}", caps.iter().fold(0u64, |m, c| m | 1 << c))
-}
-
-/// The probe's `key=value` lines (the last value of a repeated key wins).
-fn kv(s: &str) -> HashMap<String, String> {
-    s.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 /// The `errno=` values the probe printed, in order.

@@ -8,11 +8,7 @@ use serde_json::json;
 fn sleeper(e: &Env, id: &str) -> i64 {
     let mut c = e.config(&["sleep", "600"]);
     c["hostname"] = json!("exec-host");
-    e.write(c, id);
-    let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), id])
-        .ok();
-    e.state(id)["pid"].as_i64().unwrap()
+    e.run_detached(c, id)
 }
 
 fn ns_links(pid: &str) -> Vec<String> {
@@ -248,11 +244,7 @@ fn exec_joins_user_and_time_namespaces() {
     c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400}, "boottime": {"secs": 86400}});
-    e.write(c, "ut");
-    let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "ut"])
-        .ok();
-    let init = e.state("ut")["pid"].as_i64().unwrap().to_string();
+    let init = e.run_detached(c, "ut").to_string();
     let link = |p: &str, n: &str| {
         std::fs::read_link(format!("/proc/{p}/ns/{n}"))
             .unwrap()

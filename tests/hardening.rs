@@ -6,7 +6,7 @@ mod common;
 use common::{husk_bin, rootfs, unique, Env, Out};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Run `husk ARGS` from `sh -c 'SETUP; exec husk ARGS'`, so that the
 /// caller's descriptors opened by SETUP are inherited by husk.
@@ -16,28 +16,15 @@ fn husk_via_sh(e: &Env, husk: &Path, setup: &str, args: &[&str]) -> Out {
 
 /// Like [`husk_via_sh`], with stdout in `DIR/NAME.out` (kept afterwards).
 fn husk_via_sh_to(e: &Env, husk: &Path, setup: &str, args: &[&str], n: &str) -> Out {
-    let (o, er) = (
-        e.dir.join(format!("{n}.out")),
-        e.dir.join(format!("{n}.err")),
-    );
-    let st = Command::new("sh")
-        .arg("-c")
+    let mut c = Command::new("sh");
+    c.arg("-c")
         .arg(format!("{setup}; exec \"$0\" \"$@\""))
         .arg(husk)
         .arg("--root")
         .arg(&e.root)
         .args(args)
-        .current_dir(e.bundle())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&er).unwrap())
-        .status()
-        .unwrap();
-    Out {
-        code: st.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&o).unwrap(),
-        stderr: std::fs::read_to_string(&er).unwrap(),
-    }
+        .current_dir(e.bundle());
+    e.output(&mut c, Some(n))
 }
 
 /// The fd numbers `probe fds` listed, with their targets.
@@ -383,26 +370,12 @@ fn exe_attack(userns: bool) {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let husk_cmd = |args: &[&str]| -> Out {
-        let n = unique("o");
-        let (o, er) = (
-            e.dir.join(format!("{n}.out")),
-            e.dir.join(format!("{n}.err")),
-        );
-        let st = Command::new(&husk)
-            .arg("--root")
+        let mut c = Command::new(&husk);
+        c.arg("--root")
             .arg(&e.root)
             .args(args)
-            .current_dir(e.bundle())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&o).unwrap())
-            .stderr(std::fs::File::create(&er).unwrap())
-            .status()
-            .unwrap();
-        Out {
-            code: st.code().unwrap_or(-1),
-            stdout: std::fs::read_to_string(&o).unwrap(),
-            stderr: std::fs::read_to_string(&er).unwrap(),
-        }
+            .current_dir(e.bundle());
+        e.output(&mut c, None)
     };
     let b = e.bundle();
     let b = b.to_str().unwrap().to_string();

@@ -211,7 +211,7 @@ fn kill_by_name_number_and_default() {
     {
         let id = format!("k{i}");
         // The shell reports the signal it got through its exit code.
-        e.write(
+        let pid = e.run_detached(
             e.config(&[
                 "sh",
                 "-c",
@@ -219,10 +219,6 @@ fn kill_by_name_number_and_default() {
             ]),
             &id,
         );
-        let b = e.bundle();
-        e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), &id])
-            .ok();
-        let pid = e.state(&id)["pid"].as_i64().unwrap();
         wait_catches(pid, &[libc::SIGUSR1, libc::SIGTERM]);
         let mut args = vec!["kill", id.as_str()];
         if let Some(s) = sig {

@@ -34,6 +34,29 @@ const DETACHED: &str = "trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep
 const HOG: &str = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; sleep 0.3; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived";
 const FORKS: &str = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 20 ]; do sleep 10 & i=$((i+1)); done; echo forked-all";
 
+/// Exec'd into DETACHED: prints pid 1's command line, pauses (ctr can lose
+/// the output of a process that exits at once, see containerd_suite), exits 4.
+const EXEC_PID1: &str = "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo exec-ok; sleep 0.2; exit 4";
+const EXEC_TTY: &str = "tty; echo exec-tty-ok";
+
+fn check_exec_pid1(o: &Out) {
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with("sh -c trap") && o.stdout.ends_with("exec-ok\n"),
+        "{:?}",
+        o.stdout
+    );
+}
+
+fn check_exec_tty(o: &Out) {
+    assert!(
+        o.code == 0 && o.stdout.contains("/dev/pts/") && o.stdout.contains("exec-tty-ok"),
+        "{:?} {}",
+        o.stdout,
+        o.stderr
+    );
+}
+
 /// The runtime under test: its path and the root it uses when a manager
 /// passes none (podman as root does not).
 #[derive(Clone)]
@@ -592,33 +615,11 @@ fn cli_checks(
     w.wait_for("the detached container to be ready", |w| {
         p(w, &["exec", "det", "test", "-e", "/tmp/ready"]).code == 0
     });
-    let o = p(
-        w,
-        &[
-            "exec",
-            "det",
-            "sh",
-            "-c",
-            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo exec-ok; sleep 0.2; exit 4",
-        ],
-    );
-    assert_eq!(o.code, 4, "{}", o.stderr);
-    assert!(
-        o.stdout.starts_with("sh -c trap") && o.stdout.ends_with("exec-ok\n"),
-        "{:?}",
-        o.stdout
-    );
+    let o = p(w, &["exec", "det", "sh", "-c", EXEC_PID1]);
+    check_exec_pid1(&o);
     w.check("exec: sees the container's pid 1, output and exit code 4");
-    let o = p(
-        w,
-        &["exec", "-t", "det", "sh", "-c", "tty; echo exec-tty-ok"],
-    );
-    assert!(
-        o.code == 0 && o.stdout.contains("/dev/pts/") && o.stdout.contains("exec-tty-ok"),
-        "{:?} {}",
-        o.stdout,
-        o.stderr
-    );
+    let o = p(w, &["exec", "-t", "det", "sh", "-c", EXEC_TTY]);
+    check_exec_tty(&o);
     w.check("exec -t: a pty");
     let o = p(
         w,
@@ -927,29 +928,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
     w.wait_for("the detached container to be ready", |w| {
         exec(w, false, &["test", "-e", "/tmp/ready"]).code == 0
     });
-    let o = exec(
-        &mut w,
-        false,
-        &[
-            "sh",
-            "-c",
-            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo exec-ok; sleep 0.2; exit 4",
-        ],
-    );
-    assert_eq!(o.code, 4, "{}", o.stderr);
-    assert!(
-        o.stdout.starts_with("sh -c trap") && o.stdout.ends_with("exec-ok\n"),
-        "{:?}",
-        o.stdout
-    );
+    let o = exec(&mut w, false, &["sh", "-c", EXEC_PID1]);
+    check_exec_pid1(&o);
     w.check("task exec: sees the container's pid 1, output and exit code 4");
-    let o = exec(&mut w, true, &["sh", "-c", "tty; echo exec-tty-ok"]);
-    assert!(
-        o.code == 0 && o.stdout.contains("/dev/pts/") && o.stdout.contains("exec-tty-ok"),
-        "{:?} {}",
-        o.stdout,
-        o.stderr
-    );
+    let o = exec(&mut w, true, &["sh", "-c", EXEC_TTY]);
+    check_exec_tty(&o);
     w.check("task exec -t: a pty");
     let status = |w: &mut World| -> String {
         let o = w.run(&mut ctr(&["task", "ls"]));

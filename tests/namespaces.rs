@@ -2,7 +2,7 @@
 //! the host's, absent ones are shared, joined ones are the target's.
 
 mod common;
-use common::{alive, Env};
+use common::{alive, kv, Env};
 use serde_json::{json, Value};
 
 const NS: [&str; 6] = ["pid", "mnt", "uts", "ipc", "net", "cgroup"];
@@ -21,14 +21,6 @@ fn readlinks(names: &[&str]) -> String {
         .map(|n| format!("echo {n}=$(readlink /proc/self/ns/{n})"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Parse `key=value` lines.
-fn kv(out: &str) -> std::collections::HashMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]
@@ -112,11 +104,7 @@ fn joining_another_containers_namespaces_by_path() {
     let e = Env::new("nsjoin");
     let mut a = e.config(&["sleep", "60"]);
     a["hostname"] = json!("container-a");
-    e.write(a, "a");
-    let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "a"])
-        .ok();
-    let pid_a = e.state("a")["pid"].as_i64().unwrap();
+    let pid_a = e.run_detached(a, "a");
     assert!(alive(pid_a));
     let link = |n: &str| {
         std::fs::read_link(format!("/proc/{pid_a}/ns/{n}"))
@@ -339,11 +327,7 @@ fn join(c: &mut Value, paths: &[(&str, String)]) {
 #[test]
 fn joining_a_pid_namespace_by_path() {
     let e = Env::new("pidjoin");
-    e.write(e.config(&["sleep", "60"]), "a");
-    let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "a"])
-        .ok();
-    let pid_a = e.state("a")["pid"].as_i64().unwrap();
+    let pid_a = e.run_detached(e.config(&["sleep", "60"]), "a");
 
     let mut c = e.config(&[
         "sh",
@@ -368,11 +352,7 @@ fn joining_a_pid_namespace_by_path() {
 #[test]
 fn joining_a_user_namespace_by_path() {
     let e = Env::new("userjoin");
-    e.write(userns_config(&e, &["sleep", "60"]), "a");
-    let b = e.bundle();
-    e.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), "a"])
-        .ok();
-    let pid_a = e.state("a")["pid"].as_i64().unwrap();
+    let pid_a = e.run_detached(userns_config(&e, &["sleep", "60"]), "a");
 
     let mut c = e.config(&[
         "sh",

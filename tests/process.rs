@@ -2,18 +2,10 @@
 //! oomScoreAdj, noNewPrivileges, inherited descriptors and stdio.
 
 mod common;
-use common::{husk_bin, Env, Out};
+use common::{husk_bin, kv, Env, Out};
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-
-/// `key=value` lines of the probe.
-fn kv(out: &str) -> std::collections::HashMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[test]
 fn env_reaches_the_program() {
@@ -203,15 +195,7 @@ fn run_via_sh(e: &Env, prelude: &str, extra: &[&str], id: &str) -> Out {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    Out {
-        code: o
-            .status
-            .code()
-            .unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0)),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    Out::from(o)
 }
 
 fn fds(out: &str) -> Vec<String> {
@@ -303,22 +287,9 @@ fn stdio_are_the_callers_pipes() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"line one\nline two\n").unwrap();
     drop(stdin);
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let st = child.wait().unwrap();
-    assert!(st.success(), "{err}");
+    let o = Out::from(child.wait_with_output().unwrap());
+    let (out, err) = (o.stdout, o.stderr);
+    assert!(o.code == 0, "{err}");
     assert_eq!(out, "line one\nline two\n");
     // The container's fds 0 and 1 are the very pipes we hold.
     assert_eq!(err, format!("{stdin_pipe} {stdout_pipe}\n"));

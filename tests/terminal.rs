@@ -2,7 +2,7 @@
 //! refusal without one, and a foreground `run` relaying it to its stdio.
 
 mod common;
-use common::Env;
+use common::{Env, Out};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::{json, Value};
 use std::io::{IoSliceMut, Read, Write};
@@ -205,23 +205,11 @@ fn foreground_run_relays_the_pty_to_its_stdio() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"abc\n").unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    // stdin stays open until the program has exited.
+    let o = Out::from(child.wait_with_output().unwrap());
     drop(stdin);
-    let st = child.wait().unwrap();
-    assert_eq!(st.code(), Some(5), "stdout={out:?} stderr={err:?}");
+    let (out, err) = (o.stdout, o.stderr);
+    assert_eq!(o.code, 5, "stdout={out:?} stderr={err:?}");
     // The pty echoes "abc" whenever it arrives, maybe before `tty` runs.
     let lines: Vec<&str> = out.split("\r\n").collect();
     assert!(lines.contains(&"/dev/pts/0"), "{out:?}");

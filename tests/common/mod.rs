@@ -65,7 +65,7 @@ pub struct Out {
 }
 
 impl Out {
-    fn from(o: Output) -> Out {
+    pub fn from(o: Output) -> Out {
         use std::os::unix::process::ExitStatusExt;
         Out {
             code: o
@@ -142,25 +142,43 @@ impl Env {
     /// Run husk to completion. Its stdout and stderr go to files, not
     /// pipes: a container's init inherits them and may outlive the command.
     pub fn husk(&self, args: &[&str]) -> Out {
-        let n = unique("out");
+        self.output(&mut self.cmd(args), None)
+    }
+
+    /// Run `cmd` to completion with stdout and stderr in files of this
+    /// test's directory: `DIR/NAME.out` and `.err`, kept when `keep` names
+    /// them, removed otherwise.
+    pub fn output(&self, cmd: &mut Command, keep: Option<&str>) -> Out {
+        let n = keep.map_or_else(|| unique("out"), String::from);
         let (o, e) = (
             self.dir.join(format!("{n}.out")),
             self.dir.join(format!("{n}.err")),
         );
-        let status = self
-            .cmd(args)
+        let status = cmd
+            .stdin(Stdio::null())
             .stdout(std::fs::File::create(&o).unwrap())
             .stderr(std::fs::File::create(&e).unwrap())
             .status()
-            .expect("run husk");
+            .expect("run the command");
         let out = Out::from(Output {
             status,
             stdout: std::fs::read(&o).unwrap(),
             stderr: std::fs::read(&e).unwrap(),
         });
-        let _ = std::fs::remove_file(o);
-        let _ = std::fs::remove_file(e);
+        if keep.is_none() {
+            let _ = std::fs::remove_file(o);
+            let _ = std::fs::remove_file(e);
+        }
         out
+    }
+
+    /// `husk run -d` of `config` as container `id`; its init's pid.
+    pub fn run_detached(&self, config: Value, id: &str) -> i64 {
+        self.write(config, id);
+        let b = self.bundle();
+        self.husk(&["run", "-d", "--bundle", b.to_str().unwrap(), id])
+            .ok();
+        self.state(id)["pid"].as_i64().unwrap()
     }
 
     /// `husk run --bundle B id` in the foreground.
@@ -262,6 +280,23 @@ pub fn wait_catches(pid: i64, sigs: &[i32]) {
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+}
+
+/// `key=value` lines (of the probe, or of a shell); the last of a
+/// repeated key wins.
+pub fn kv(out: &str) -> std::collections::HashMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A file's content, trimmed; a failure names the file.
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
 /// Is `pid` alive (and not a zombie)?
