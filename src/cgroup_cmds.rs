@@ -3,17 +3,13 @@
 
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
-use crate::state::{self, Dir, State, Status};
+use crate::state::{self, State, Status};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn frozen(st: &State) -> bool {
-    crate::cgroups::reopen(st).is_some_and(|cg| cg.is_frozen().unwrap_or(false))
-}
 
 fn cgroup_of(st: &State) -> Result<Box<dyn Cgroup>> {
     crate::cgroups::reopen(st)
@@ -24,13 +20,7 @@ fn cg_err(e: crate::cgroup::CgroupError) -> Error {
     Error::Msg(e.to_string())
 }
 
-/// Open and lock a container, with its live status.
-fn open(root: &Path, id: &str) -> Result<(Dir, State, Status)> {
-    let dir = Dir::open(root, id)?;
-    let st = dir.load()?;
-    let status = state::status(&dir.path, &st, || frozen(&st));
-    Ok((dir, st, status))
-}
+use crate::container::open;
 
 /// `pause`: freeze every process of a running (or created) container.
 pub fn pause(root: &Path, id: &str) -> Result<()> {

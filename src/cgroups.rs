@@ -99,37 +99,22 @@ pub fn kill_and_wait(cg: &dyn Cgroup) {
 /// host's pid namespace) makes `kill` run (kill and wait for everything
 /// left), then the removal is done again.
 pub fn remove(paths: &[PathBuf], kill: impl FnOnce()) {
-    let busy = deepest_first(paths)
-        .into_iter()
-        .any(|d| match std::fs::remove_dir(d) {
-            Err(e) => e.raw_os_error() == Some(libc::EBUSY),
-            Ok(()) => false,
-        });
+    let mut dirs: Vec<&PathBuf> = paths.iter().collect();
+    crate::cgroup::deepest_first(&mut dirs);
+    let busy = dirs.into_iter().any(|d| match std::fs::remove_dir(d) {
+        Err(e) => e.raw_os_error() == Some(libc::EBUSY),
+        Ok(()) => false,
+    });
     if busy {
         kill();
         destroy_paths(paths);
     }
 }
 
-fn deepest_first(paths: &[PathBuf]) -> Vec<&PathBuf> {
-    let mut p: Vec<&PathBuf> = paths.iter().collect();
-    p.sort_by_key(|x| std::cmp::Reverse(x.components().count()));
-    p
-}
-
 /// Remove the recorded cgroup directories (deepest first), retrying while
-/// the kernel still counts exiting tasks.
+/// the kernel still counts exiting tasks (the cgroup module's own removal).
 pub fn destroy_paths(paths: &[PathBuf]) {
-    for d in deepest_first(paths) {
-        for _ in 0..100 {
-            match std::fs::remove_dir(d) {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::yield_now();
-                }
-                _ => break,
-            }
-        }
-    }
+    let _ = crate::cgroup::remove_created(&mut paths.to_vec(), &[]);
 }
 
 /// linux.resources with the device rules runc adds: after the config's own

@@ -10,16 +10,20 @@ fn frozen(st: &State) -> bool {
     crate::cgroups::reopen(st).is_some_and(|cg| cg.is_frozen().unwrap_or(false))
 }
 
-/// Load a container and its live status.
+/// Load a container and its live status, without locking it.
 pub fn load(root: &Path, id: &str) -> Result<(State, Status)> {
-    crate::util::validate_id(id).map_err(Error::Invalid)?;
-    let dir = root.join(id);
-    if !dir.is_dir() {
-        return Err(Error::Invalid(format!("container does not exist: {id}")));
-    }
+    let dir = state::container_dir(root, id)?;
     let st = state::load(&dir)?;
     let status = state::status(&dir, &st, || frozen(&st));
     Ok((st, status))
+}
+
+/// Open and lock a container, with its live status.
+pub fn open(root: &Path, id: &str) -> Result<(Dir, State, Status)> {
+    let dir = Dir::open(root, id)?;
+    let st = dir.load()?;
+    let status = state::status(&dir.path, &st, || frozen(&st));
+    Ok((dir, st, status))
 }
 
 pub fn state(root: &Path, id: &str) -> Result<()> {
@@ -30,9 +34,7 @@ pub fn state(root: &Path, id: &str) -> Result<()> {
 }
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
-    let dir = Dir::open(root, id)?;
-    let st = dir.load()?;
-    let status = state::status(&dir.path, &st, || frozen(&st));
+    let (dir, st, status) = open(root, id)?;
     match status {
         Status::Created => {}
         Status::Stopped => {
@@ -221,9 +223,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 
 pub fn kill(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<()> {
     let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
-    let dir = Dir::open(root, id)?;
-    let st = dir.load()?;
-    let status = state::status(&dir.path, &st, || frozen(&st));
+    let (_dir, st, status) = open(root, id)?;
     if status == Status::Stopped && !all {
         return Err(Error::Invalid("container not running".into()));
     }
@@ -283,15 +283,11 @@ fn kill_frozen(st: &State) {
 }
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    crate::util::validate_id(id).map_err(Error::Invalid)?;
-    let path = root.join(id);
-    if !path.is_dir() {
-        if force {
-            return Ok(());
-        }
-        return Err(Error::Invalid(format!("container does not exist: {id}")));
-    }
-    let dir = Dir::open(root, id)?;
+    let dir = match Dir::open_opt(root, id)? {
+        Some(dir) => dir,
+        None if force => return Ok(()),
+        None => return Err(state::not_found(id)),
+    };
     let st = match dir.load() {
         Ok(st) => st,
         // A create killed before it wrote anything: nothing runs, remove it.

@@ -52,9 +52,7 @@ impl Drop for Creating<'_> {
 
 impl Parent for Creating<'_> {
     fn placed(&mut self, pid: i32, born_in_v2: bool) -> Result<()> {
-        self.st.pid = pid;
-        self.st.pid_start = state::start_time(pid).unwrap_or(0);
-        self.dir.as_ref().expect("dir").save(&self.st)?;
+        self.repid(pid)?;
         if let Some(cg) = self.cgroup.as_mut() {
             // The init joins its v1 hierarchies itself when it can (the
             // `tasks` files in the plan); the rest is moved from here.
@@ -269,7 +267,7 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         fifo,
         cgroup_binds: cgroup_binds(c.cgroup.as_deref()),
-        confine: crate::confine::build(&spec, &seccomp_cache(root))?,
+        confine: crate::confine::build(&spec, &crate::seccomp::cache_dir(root))?,
     })?;
     plan.parent_fds.push(c.dir.as_ref().expect("dir").lock_fd());
     plan.cgroup_fd = c.make_cgroup()?;
@@ -348,16 +346,6 @@ pub fn create(root: &Path, a: &CreateArgs, mode: Mode) -> Result<i32> {
             Ok(code)
         }
     }
-}
-
-/// The compiled-seccomp cache: private to root, beside the state dirs.
-fn seccomp_cache(root: &Path) -> PathBuf {
-    let d = root.join(".seccomp-cache");
-    if !d.exists() {
-        let _ = std::fs::create_dir_all(&d);
-        let _ = std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700));
-    }
-    d
 }
 
 fn make_fifo(dir: &Dir) -> Result<OwnedFd> {

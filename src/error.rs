@@ -67,15 +67,3 @@ impl<T> Context<T> for std::io::Result<T> {
         })
     }
 }
-
-/// `bail!("...")`: return an `Error::Msg` formatted like `format!`.
-#[macro_export]
-macro_rules! bail {
-    ($($arg:tt)*) => { return Err($crate::error::Error::Msg(format!($($arg)*))) };
-}
-
-/// `invalid!("...")`: return an `Error::Invalid` formatted like `format!`.
-#[macro_export]
-macro_rules! invalid {
-    ($($arg:tt)*) => { return Err($crate::error::Error::Invalid(format!($($arg)*))) };
-}

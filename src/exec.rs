@@ -225,7 +225,6 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     };
     let spec = exec_spec(&st, config, process)?;
     let rootfs = Path::new(&st.rootfs);
-    let cache = root.join(".seccomp-cache");
     let mut plan = plan::build(plan::Inputs {
         spec: &spec,
         bundle: Path::new(&st.bundle),
@@ -235,14 +234,11 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         fifo: None,
         cgroup_binds: Vec::new(),
-        confine: crate::confine::build(&spec, &cache)?,
+        confine: crate::confine::build(&spec, &crate::seccomp::cache_dir(root))?,
     })?;
+    // Joining a pid (or time) namespace takes an extra fork: plan::build
+    // sees that from the joined namespaces, as for `create`.
     plan.exec = true;
-    // Joining a pid (or time) namespace takes an extra fork.
-    plan.need_fork = plan
-        .joins
-        .iter()
-        .any(|j| j.1 == libc::CLONE_NEWPID || j.1 == libc::CLONE_NEWTIME);
     let mut parent = Joining;
     let signals = if a.detach {
         None

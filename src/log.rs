@@ -81,8 +81,3 @@ pub fn debug(msg: &str) {
         emit("debug", msg);
     }
 }
-
-#[macro_export]
-macro_rules! warn {
-    ($($arg:tt)*) => { $crate::log::warn(&format!($($arg)*)) };
-}

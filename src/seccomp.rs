@@ -64,6 +64,12 @@ use oci_spec::runtime::{
 };
 
 pub use cache::compile_cached;
+
+/// The compiled-filter cache beside the state directories under `--root`;
+/// [`compile_cached`] makes it (0700) when a profile first needs it.
+pub fn cache_dir(root: &std::path::Path) -> std::path::PathBuf {
+    root.join(".seccomp-cache")
+}
 pub use load::load;
 pub use validate::validate;
 use validate::{MAX_ARGS, ROOT};

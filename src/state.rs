@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
@@ -150,16 +151,31 @@ impl Dir {
 
     /// Open and lock an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<Dir> {
-        crate::util::validate_id(id).map_err(Error::Invalid)?;
-        let path = root.join(id);
-        if !path.is_dir() {
-            return Err(Error::Invalid(format!("container does not exist: {id}")));
-        }
-        Dir::lock_path(path)
+        Dir::open_opt(root, id)?.ok_or_else(|| not_found(id))
+    }
+
+    /// Like [`Dir::open`], with `None` when there is no such container.
+    pub fn open_opt(root: &Path, id: &str) -> Result<Option<Dir>> {
+        let path = container_dir(root, id)?;
+        let lock = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(&path)
+        {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                return Ok(None)
+            }
+            r => r.with_ctx(|| format!("open {}", path.display()))?,
+        };
+        Dir::lock(path, lock).map(Some)
     }
 
     fn lock_path(path: PathBuf) -> Result<Dir> {
         let lock = File::open(&path).with_ctx(|| format!("open {}", path.display()))?;
+        Dir::lock(path, lock)
+    }
+
+    fn lock(path: PathBuf, lock: File) -> Result<Dir> {
         crate::sys::flock(lock.as_raw_fd(), libc::LOCK_EX)
             .with_ctx(|| format!("lock {}", path.display()))?;
         Ok(Dir { path, lock })
@@ -207,17 +223,25 @@ impl Dir {
     }
 }
 
+/// The directory of container `id` under `root`: the id is checked, the
+/// directory is not looked at (opening it tells whether it exists).
+pub fn container_dir(root: &Path, id: &str) -> Result<PathBuf> {
+    crate::util::validate_id(id).map_err(Error::Invalid)?;
+    Ok(root.join(id))
+}
+
+/// "container does not exist: ID", as runc says it.
+pub fn not_found(id: &str) -> Error {
+    Error::Invalid(format!("container does not exist: {id}"))
+}
+
 /// Read the state of the container directory `dir` without locking (the
 /// atomic rename means a reader never sees a half-written file).
 pub fn load(dir: &Path) -> Result<State> {
     let f = dir.join(STATE_FILE);
     let data = std::fs::read(&f).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            let id = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Error::Invalid(format!("container does not exist: {id}"))
+            not_found(&dir.file_name().unwrap_or_default().to_string_lossy())
         } else {
             Error::Io {
                 what: format!("read {}", f.display()),

@@ -53,13 +53,6 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     }
 }
 
-/// Take ownership of a raw fd that nix returned to us.
-pub fn own_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: `fd` was just returned by open(2) and nobody else owns it.
-    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

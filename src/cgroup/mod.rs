@@ -267,6 +267,11 @@ fn rmdir_retry(dir: &Path) -> Result<()> {
     unreachable!()
 }
 
+/// Sort directories so that a child comes before its parent.
+pub(crate) fn deepest_first<P: AsRef<Path>>(dirs: &mut [P]) {
+    dirs.sort_by_key(|p| std::cmp::Reverse(p.as_ref().components().count()));
+}
+
 /// Remove sub-cgroups inside `dir` (made by the container itself), deepest first.
 fn remove_children(dir: &Path) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -284,7 +289,7 @@ fn remove_children(dir: &Path) -> Result<()> {
 /// Remove every dir in `created` deepest first; the container's own dirs (`leaves`)
 /// lose their sub-cgroups too. Dirs that could not be removed stay in `created`.
 pub(crate) fn remove_created(created: &mut Vec<PathBuf>, leaves: &[PathBuf]) -> Result<()> {
-    created.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    deepest_first(created);
     let mut first_err = None;
     let mut left = Vec::new();
     for dir in created.drain(..) {
@@ -335,9 +340,8 @@ pub(crate) fn signal_pids(pids: &[i32], sig: i32) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn warn(msg: &str) {
-    eprintln!("husk: warning: {msg}");
-}
+/// Warnings go through the logger (`--log`, `--log-format json`).
+pub(crate) use crate::log::warn;
 
 #[cfg(test)]
 mod tests;

@@ -81,17 +81,21 @@ fn check_dir(dir: &Path) -> Result<(), SeccompError> {
         what: format!("cache directory {}", dir.display()),
         source: std::io::Error::other(msg.to_string()),
     };
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| SeccompError::Io {
-                what: format!("creating cache directory {}", dir.display()),
-                source,
-            })?;
+    let md = match fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| SeccompError::Io {
+                    what: format!("creating cache directory {}", dir.display()),
+                    source,
+                })?;
+            fs::metadata(dir)
+        }
+        r => r,
     }
-    let md = fs::metadata(dir).map_err(|source| SeccompError::Io {
+    .map_err(|source| SeccompError::Io {
         what: format!("cache directory {}", dir.display()),
         source,
     })?;
