@@ -163,37 +163,27 @@ fn parse_list(
     Ok(mask)
 }
 
-/// `prctl(op, a, b, 0, 0)`; integer arguments only.
-fn prctl(op: c_int, a: c_ulong, b: c_ulong) -> Result<c_int, Errno> {
-    // SAFETY: every prctl operation used here takes plain integers and
-    // touches no memory of ours.
-    let r = unsafe { libc::prctl(op, a, b, 0 as c_ulong, 0 as c_ulong) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r)
-    }
-}
+use crate::sys::prctl2 as prctl;
 
 fn fail(op: &'static str, cap: Option<u32>) -> impl FnOnce(Errno) -> ApplyError {
     move |errno| ApplyError { op, cap, errno }
 }
 
 /// Drops from the bounding set every capability `0..=last_cap` not in `mask`.
-/// Child side, async-signal-safe.  Capabilities already absent are skipped
-/// (so this also works without `CAP_SETPCAP` when nothing needs dropping).
+/// Child side, async-signal-safe. One prctl per capability; only when a drop
+/// is refused (no `CAP_SETPCAP`) is the capability read: one already absent
+/// is fine.
 pub fn apply_bounding(mask: u64, last_cap: u32) -> Result<(), ApplyError> {
     for cap in 0..=last_cap.min(63) {
         if mask & (1 << cap) != 0 {
             continue;
         }
         let c = cap as c_ulong;
-        match prctl(libc::PR_CAPBSET_READ, c, 0) {
-            Ok(0) | Err(Errno::EINVAL) => continue, // absent, or unknown to the kernel
-            Ok(_) => {}
-            Err(e) => return Err(fail("PR_CAPBSET_READ", Some(cap))(e)),
+        match prctl(libc::PR_CAPBSET_DROP, c, 0) {
+            Ok(_) | Err(Errno::EINVAL) => {} // dropped, or unknown to the kernel
+            Err(Errno::EPERM) if prctl(libc::PR_CAPBSET_READ, c, 0) == Ok(0) => {}
+            Err(e) => return Err(fail("PR_CAPBSET_DROP", Some(cap))(e)),
         }
-        prctl(libc::PR_CAPBSET_DROP, c, 0).map_err(fail("PR_CAPBSET_DROP", Some(cap)))?;
     }
     Ok(())
 }

@@ -170,21 +170,17 @@ fn id_maps(spec: &Spec) -> IdMaps {
 fn cgroup_binds(cg: Option<&dyn crate::cgroups::Cgroup>) -> plan::CgroupBinds {
     let Some(cg) = cg else { return Vec::new() };
     let base = Path::new(crate::cgroups::ROOT);
+    // On a pure v2 host the one hierarchy is mounted at the root itself.
+    let v2_root = crate::cgroups::is_v2_root();
     cg.paths()
         .into_iter()
         .filter_map(|p| {
+            if v2_root {
+                return Some((String::new(), p));
+            }
             let rel = p.strip_prefix(base).ok()?;
-            let name = rel
-                .components()
-                .next()?
-                .as_os_str()
-                .to_string_lossy()
-                .into_owned();
-            Some(if crate::cgroups::is_v2_root() {
-                (String::new(), p)
-            } else {
-                (name, p)
-            })
+            let name = rel.components().next()?.as_os_str().to_string_lossy();
+            Some((name.into_owned(), p))
         })
         .collect()
 }

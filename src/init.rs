@@ -3,22 +3,13 @@
 //! as (step, index, errno) and the child exits; it never returns.
 
 use crate::plan::{ChildHook, Plan};
-use crate::rootfs::{self, CResult, FdPath};
+use crate::rootfs::{self, At, CResult, FdPath};
 use crate::step::Step;
 use crate::sync::{Channel, Msg};
 use crate::sys;
 use nix::errno::Errno;
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd};
-
-trait At<T> {
-    fn at(self, step: Step, i: usize) -> CResult<T>;
-}
-impl<T> At<T> for Result<T, Errno> {
-    fn at(self, step: Step, i: usize) -> CResult<T> {
-        self.map_err(|e| (step, i, e))
-    }
-}
 
 /// Entry point in the child. `state` is the state JSON for child-run hooks.
 pub fn run(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> ! {
@@ -380,9 +371,9 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
             rootfs::dev_links(root.as_raw_fd())?;
         }
         if plan.cwd.to_bytes() != b"/" {
-            let cwd = crate::plan::in_root(std::path::Path::new(std::ffi::OsStr::from_bytes_ref(
-                plan.cwd.to_bytes(),
-            )));
+            let cwd = crate::plan::in_root(std::path::Path::new(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(plan.cwd.to_bytes()),
+            ));
             let _ = rootfs::open_in_root(root.as_raw_fd(), &cwd, false);
         }
         runtime_hooks(plan, chan)?;
@@ -401,7 +392,8 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
         sysctl(plan)?;
     }
     if let Some(h) = &plan.hostname {
-        nix::unistd::sethostname(std::ffi::OsStr::from_bytes_ref(h)).at(Step::Hostname, 0)?;
+        nix::unistd::sethostname(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(h))
+            .at(Step::Hostname, 0)?;
     }
     if let Some(d) = &plan.domainname {
         sys::setdomainname(d).at(Step::Domainname, 0)?;
@@ -469,13 +461,4 @@ fn setup(plan: &Plan, chan: &Channel, state: &mut Vec<u8>) -> CResult<std::conve
     let e = sys::execve(exe, plan.argv.ptrs(), plan.envp.ptrs());
     drop(gate);
     Err((Step::Exec, 0, e))
-}
-
-trait FromBytesRef {
-    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr;
-}
-impl FromBytesRef for std::ffi::OsStr {
-    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr {
-        std::os::unix::ffi::OsStrExt::from_bytes(b)
-    }
 }

@@ -12,18 +12,10 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-trait FromBytesRef {
-    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr;
-}
-impl FromBytesRef for std::ffi::OsStr {
-    fn from_bytes_ref(b: &[u8]) -> &std::ffi::OsStr {
-        std::os::unix::ffi::OsStrExt::from_bytes(b)
-    }
-}
-
 pub type CResult<T> = Result<T, (Step, usize, Errno)>;
 
-trait At<T> {
+/// Tag a child-side errno with the step (and config index) it failed in.
+pub(crate) trait At<T> {
     fn at(self, step: Step, i: usize) -> CResult<T>;
 }
 impl<T> At<T> for Result<T, Errno> {
@@ -111,16 +103,24 @@ fn open_in_root_at(root: RawFd, p: &InRoot, file: bool, depth: u32) -> Result<Ow
     for i in start..n {
         let last = i + 1 == n;
         let flags = libc::O_PATH | if last && file { 0 } else { libc::O_DIRECTORY };
-        let fd = match sys::openat2(root, &p.prefixes[i], flags, RESOLVE) {
+        // The fast path above just found the last component missing.
+        let opened = if i == start && last {
+            Err(Errno::ENOENT)
+        } else {
+            sys::openat2(root, &p.prefixes[i], flags, RESOLVE)
+        };
+        let fd = match opened {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 let dir = parent.as_ref().map_or(root, |f| f.as_raw_fd());
                 // CVE-2021-30465: a symlink to a missing path is followed
                 // inside the root: its target is made there, never outside.
-                let up = std::path::Path::new(std::ffi::OsStr::from_bytes_ref(
-                    i.checked_sub(1)
-                        .map_or(&b""[..], |j| p.prefixes[j].to_bytes()),
-                ));
+                let up = std::path::Path::new(
+                    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+                        i.checked_sub(1)
+                            .map_or(&b""[..], |j| p.prefixes[j].to_bytes()),
+                    ),
+                );
                 if let Some(t) = symlink_target(dir, up, &p.names[i]) {
                     if depth >= 40 {
                         return Err(Errno::ELOOP);
@@ -297,7 +297,9 @@ fn do_mount(root: RawFd, m: &MountOp, i: usize) -> CResult<()> {
 }
 
 fn path_of(p: &FdPath) -> std::path::PathBuf {
-    std::path::PathBuf::from(std::ffi::OsStr::from_bytes_ref(p.as_cstr().to_bytes()))
+    std::path::PathBuf::from(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p.as_cstr().to_bytes()),
+    )
 }
 
 /// `tmpcopyup`, as runc: copy the tree `from` (what a new tmpfs hides) into

@@ -100,18 +100,19 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// prctl(2) with integer arguments.
+/// prctl(2) with one integer argument.
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<libc::c_int, Errno> {
+    prctl2(option, arg2, 0)
+}
+
+/// prctl(2) with two integer arguments (PR_CAP_AMBIENT's op and capability).
+pub fn prctl2(
+    option: libc::c_int,
+    arg2: libc::c_ulong,
+    arg3: libc::c_ulong,
+) -> Result<libc::c_int, Errno> {
     // SAFETY: the options husk uses take integers, no pointers.
-    let ret = unsafe {
-        libc::prctl(
-            option,
-            arg2,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
+    let ret = unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) };
     check(ret as libc::c_long).map(|r| r as libc::c_int)
 }
 

@@ -323,17 +323,15 @@ impl V1Cgroup {
         Err(CgroupError::Timeout { path, state })
     }
 
-    /// New cpuset cgroups start with empty cpus/mems; copy the parent's like runc.
+    /// A cpuset cgroup just made starts with empty cpus/mems (or, with
+    /// cgroup.clone_children, with its parent's): give it the parent's, like runc.
     pub(crate) fn init_cpuset(dir: &Path) -> Result<()> {
+        let Some(parent) = dir.parent() else {
+            return Ok(());
+        };
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            let Some(cur) = read_opt(&dir.join(f))? else {
-                continue;
-            };
-            if cur.trim().is_empty() {
-                if let Some(parent) = dir.parent() {
-                    let v = read_file(&parent.join(f))?;
-                    write_file(&dir.join(f), v.trim())?;
-                }
+            if let Some(v) = read_opt(&parent.join(f))? {
+                write_file(&dir.join(f), v.trim())?;
             }
         }
         Ok(())
